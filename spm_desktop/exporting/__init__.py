@@ -1,0 +1,1 @@
+"""Writing statements, payroll files and exports: PDF, XLSX and CSV."""

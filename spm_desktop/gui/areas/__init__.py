@@ -1,0 +1,1 @@
+"""Navigation areas of the main window, one module each."""

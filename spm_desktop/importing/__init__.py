@@ -1,0 +1,1 @@
+"""Reading spreadsheets and CSV files into record sets: mapping, parsing, validation."""

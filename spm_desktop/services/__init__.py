@@ -1,0 +1,1 @@
+"""One service per use case; each owns its transactions and audit entries."""

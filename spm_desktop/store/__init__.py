@@ -1,0 +1,1 @@
+"""Workspace persistence: SQLAlchemy tables, Alembic migrations and the audit chain."""
