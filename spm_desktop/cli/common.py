@@ -32,18 +32,18 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
     return Workspace.open(args.workspace, getattr(args, "user", None))
 
 
-def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]], stream=None) -> None:  # noqa: ANN001
+def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]], stream=None) -> None:
     writer = csv.writer(stream or sys.stdout, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
 
 
-def write_json(value: object, stream=None) -> None:  # noqa: ANN001
+def write_json(value: object, stream=None) -> None:
     json.dump(value, stream or sys.stdout, indent=2, default=str)
     (stream or sys.stdout).write("\n")
 
 
-def write_table(header: Sequence[str], rows: Sequence[Sequence[object]], stream=None) -> None:  # noqa: ANN001
+def write_table(header: Sequence[str], rows: Sequence[Sequence[object]], stream=None) -> None:
     """Print rows as aligned plain-text columns."""
     out = stream or sys.stdout
     texts = [[str(cell) if cell is not None else "" for cell in row] for row in rows]

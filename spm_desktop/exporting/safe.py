@@ -50,7 +50,7 @@ def _csv_text(value: object) -> object:
     return safe_cell(value)
 
 
-def write_xlsx_table(worksheet, header: Sequence[str], rows: Iterable[Sequence[object]], formats: dict) -> int:  # noqa: ANN001
+def write_xlsx_table(worksheet, header: Sequence[str], rows: Iterable[Sequence[object]], formats: dict) -> int:
     """Write a header and rows into an xlsxwriter worksheet as typed, neutralised cells.
 
     ``formats`` maps "header", "money", "decimal", "date" and "datetime" to xlsxwriter
@@ -72,7 +72,7 @@ def write_xlsx_table(worksheet, header: Sequence[str], rows: Iterable[Sequence[o
     return count
 
 
-def _write_value(worksheet, row: int, column: int, value: object, formats: dict) -> None:  # noqa: ANN001
+def _write_value(worksheet, row: int, column: int, value: object, formats: dict) -> None:
     if value is None:
         worksheet.write_blank(row, column, None)
     elif isinstance(value, bool):
@@ -85,12 +85,14 @@ def _write_value(worksheet, row: int, column: int, value: object, formats: dict)
     elif isinstance(value, dt.datetime):
         worksheet.write_datetime(row, column, value.replace(tzinfo=None), formats.get("datetime"))
     elif isinstance(value, dt.date):
-        worksheet.write_datetime(row, column, dt.datetime(value.year, value.month, value.day), formats.get("date"))
+        # Spreadsheet dates carry no time zone, so the cell gets a naive midnight.
+        midnight = dt.datetime(value.year, value.month, value.day)  # noqa: DTZ001
+        worksheet.write_datetime(row, column, midnight, formats.get("date"))
     else:
         worksheet.write_string(row, column, neutralise(str(value)))
 
 
-def standard_formats(workbook) -> dict:  # noqa: ANN001
+def standard_formats(workbook) -> dict:
     """Return the shared header, money, decimal, date and datetime formats of a workbook."""
     return {
         "header": workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1}),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, and_, select
 
-from spm_desktop.domain.progress import ProgressCallback, no_progress
+from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progress
 from spm_desktop.exporting import safe
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import SpmError
@@ -59,13 +59,22 @@ def _load_content_checks() -> None:
                 raise
 
 
-def verify(workspace: Workspace, progress: ProgressCallback = no_progress) -> VerifyReport:
+def verify(workspace: Workspace, progress: ProgressCallback = no_progress,
+           cancel: CancelToken | None = None) -> VerifyReport:
     """Check the chain and the stored hashes of results and statements."""
     _load_content_checks()
+
+    def report(done: int, total: int) -> None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        progress(done, total, "audit trail")
+
     with workspace.read() as connection:
-        checked, chain_break = audit.verify_chain(connection, lambda done, total: progress(done, total, "audit trail"))
+        checked, chain_break = audit.verify_chain(connection, report)
         problems: list[str] = []
         for name, check in sorted(_content_checks.items()):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
             progress(0, 0, name)
             problems.extend(check(connection))
         head = workspace.info().get(audit.HEAD_KEY)
@@ -157,7 +166,7 @@ def _export_xlsx(target: Path, rows: list[tuple]) -> None:
     workbook = xlsxwriter.Workbook(str(target), {"constant_memory": False, "strings_to_formulas": False,
                                                  "strings_to_urls": False})
     # Fixed metadata so the same trail exports to the same bytes.
-    workbook.set_properties({"created": dt.datetime(2000, 1, 1), "author": "SPM Desktop"})
+    workbook.set_properties({"created": dt.datetime(2000, 1, 1, tzinfo=dt.UTC), "author": "SPM Desktop"})
     formats = safe.standard_formats(workbook)
     sheet = workbook.add_worksheet("Audit trail")
     safe.write_xlsx_table(sheet, EXPORT_HEADER, rows, formats)

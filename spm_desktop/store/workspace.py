@@ -85,7 +85,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
     cursor.close()
 
 
-def _on_sqlite_begin(connection) -> None:  # noqa: ANN001  (SQLAlchemy event signature)
+def _on_sqlite_begin(connection) -> None:
     # A write transaction begins IMMEDIATE, taking the write lock at once, so the audit
     # chain's "read the last hash, append the next entry" cannot interleave with another
     # writer. Reads begin DEFERRED and never block each other.

@@ -5,16 +5,17 @@ calculated money in the currency's minor unit (suffix ``_minor``). Exact decimal
 are not money (shares, FX rates, attainment) are stored as text.
 """
 
-from spm_desktop.store.tables.base import metadata
-
 # Importing the area modules registers their tables on ``metadata``.
-from spm_desktop.store.tables import core  # noqa: F401  (registers tables)
-from spm_desktop.store.tables import records  # noqa: F401
-from spm_desktop.store.tables import metrics  # noqa: F401
-from spm_desktop.store.tables import calc  # noqa: F401
-from spm_desktop.store.tables import close  # noqa: F401
-from spm_desktop.store.tables import statements  # noqa: F401
-from spm_desktop.store.tables import scenarios  # noqa: F401
-from spm_desktop.store.tables import tieout  # noqa: F401
+from spm_desktop.store.tables import (
+    calc,  # noqa: F401
+    close,  # noqa: F401
+    core,  # noqa: F401  (registers tables)
+    metrics,  # noqa: F401
+    records,  # noqa: F401
+    scenarios,  # noqa: F401
+    statements,  # noqa: F401
+    tieout,  # noqa: F401
+)
+from spm_desktop.store.tables.base import metadata
 
 __all__ = ["metadata"]

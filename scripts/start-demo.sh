@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install SPM Desktop, build the demo workspace on first use, and open it.
+# Without a display, the window opens on a virtual screen (Xvfb) and a screenshot
+# of it is written to demo-window.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+DEMO="${SPM_DEMO_WORKSPACE:-$HOME/spm-demo.spm}"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  exec .venv/bin/spm-desktop --demo "$DEMO"
+fi
+echo "no display found: starting the app under Xvfb (set DISPLAY to use your own screen)"
+exec xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/spm-desktop --demo "$DEMO"

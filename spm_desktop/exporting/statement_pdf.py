@@ -1,0 +1,748 @@
+"""Payout statements as PDF, drawn with QPainter on QPdfWriter.
+
+Rendering has two steps. ``layout_statement`` turns a ``StatementData`` into pages of
+drawing operations (text boxes, rules, fills, the logo), paginating long tables with
+their header repeated on every page and "Page x of y" in each footer. ``paint_document``
+draws those operations onto a QPdfWriter. The benchmark times the second step alone as
+the floor of what any QPainter statement costs.
+
+Output is reproducible: the fonts are the bundled DejaVu Sans files, the document id is
+derived from the statement's content hash, and the PDF Info dictionary and XMP packet
+hold fixed values (creation date = approval time, or calculation time for a draft).
+So re-exporting the same statement with the same Qt version gives the same bytes.
+
+QPdfWriter needs a QGuiApplication; ``ensure_gui_application`` creates an offscreen one
+when the process has none. This module is the one exporter that imports Qt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, Qt, QUuid
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontMetricsF,
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+)
+
+from spm_desktop.domain import statements as st
+from spm_desktop.domain.statements import StatementData, StatementLine
+
+log = logging.getLogger(__name__)
+
+FONT_DIR = Path(__file__).resolve().parents[2] / "resources" / "fonts"
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+FONT_FAMILY = "DejaVu Sans"
+PRODUCER = "SPM Desktop"
+# Namespace of the document ids (uuid5 of the statement's content hash).
+DOCUMENT_ID_NAMESPACE = uuid.UUID("6c1f3c57-3d35-4b5e-9a55-5b0b1f4d7e21")
+
+# Page sizes accepted by the statements.page_size setting, in points (1/72 inch).
+PAGE_SIZES = {"A4": (595.0, 842.0), "LETTER": (612.0, 792.0)}
+PAGE_SIZE_IDS = {"A4": QPageSize.PageSizeId.A4, "LETTER": QPageSize.PageSizeId.Letter}
+MARGIN = 36.0
+RESOLUTION = 72  # device units are points
+
+INK = QColor("#1d2733")
+MUTED = QColor("#5b6675")
+RULE = QColor("#b8c2cf")
+HEADER_FILL = QColor("#e4eaf2")
+GROUP_FILL = QColor("#f3f5f8")
+PAYOUT_FILL = QColor("#1f4e79")
+WATERMARK = QColor("#f1c9c9")
+
+
+class StatementRenderError(RuntimeError):
+    """The PDF could not be written (fonts missing, Qt could not open the device)."""
+
+
+def page_size_key(value: object) -> str:
+    """Normalise a page-size setting ('A4', 'Letter', 'US Letter') to a PAGE_SIZES key."""
+    text = str(value or "A4").strip().upper().replace("US ", "").replace("-", "")
+    if text not in PAGE_SIZES:
+        raise ValueError(f"unknown statement page size {value!r}; use A4 or Letter")
+    return text
+
+
+# --- Qt set-up ------------------------------------------------------------------------
+
+_fonts_lock = threading.Lock()
+_fonts_loaded = False
+
+
+def ensure_gui_application() -> QGuiApplication:
+    """Return the running QGuiApplication, creating an offscreen one when there is none.
+
+    Must run on the main thread of a process without a Qt application (the CLI, a worker
+    process of the export pool).
+    """
+    app = QGuiApplication.instance()
+    if app is None:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = QGuiApplication(["spm-statements"])
+    load_fonts()
+    return app  # type: ignore[return-value]
+
+
+def load_fonts() -> None:
+    """Register the bundled DejaVu Sans files with Qt once per process."""
+    global _fonts_loaded
+    with _fonts_lock:
+        if _fonts_loaded:
+            return
+        for name in FONT_FILES:
+            path = FONT_DIR / name
+            if QFontDatabase.addApplicationFont(str(path)) < 0:
+                raise StatementRenderError(f"cannot load the statement font {path}; reinstall SPM Desktop")
+        _fonts_loaded = True
+
+
+# --- drawing operations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextOp:
+    rect: tuple[float, float, float, float]
+    text: str
+    style: str
+    align: str = "left"
+    color: str = "ink"
+
+
+@dataclass(frozen=True)
+class FillOp:
+    rect: tuple[float, float, float, float]
+    color: str
+
+
+@dataclass(frozen=True)
+class RuleOp:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    width: float = 0.5
+
+
+@dataclass(frozen=True)
+class ImageOp:
+    rect: tuple[float, float, float, float]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class WatermarkOp:
+    text: str
+
+
+Op = TextOp | FillOp | RuleOp | ImageOp | WatermarkOp
+
+
+@dataclass
+class PdfDocument:
+    """A statement laid out into pages, with the fixed metadata of its file."""
+
+    page_size: str
+    pages: list[list[Op]]
+    title: str
+    document_id: str
+    created: dt.datetime
+
+
+# Font styles: (point size, bold).
+STYLES = {
+    "company": (13.0, True),
+    "title": (10.0, False),
+    "section": (10.0, True),
+    "label": (7.5, False),
+    "value": (8.0, False),
+    "value_bold": (8.0, True),
+    "table_head": (7.0, True),
+    "cell": (7.0, False),
+    "cell_bold": (7.0, True),
+    "payout_label": (9.0, False),
+    "payout": (15.0, True),
+    "footer": (6.0, False),
+    "footer_bold": (6.0, True),
+    "watermark": (120.0, True),
+}
+COLORS = {"ink": INK, "muted": MUTED, "rule": RULE, "head": HEADER_FILL, "group": GROUP_FILL,
+          "payout": PAYOUT_FILL, "white": QColor("#ffffff"), "watermark": WATERMARK, "draft": QColor("#b03030")}
+
+
+def _font(style: str) -> QFont:
+    size, bold = STYLES[style]
+    font = QFont(FONT_FAMILY)
+    font.setPointSizeF(size)
+    font.setBold(bold)
+    font.setKerning(True)
+    font.setHintingPreference(QFont.HintingPreference.PreferNoHinting)
+    return font
+
+
+class _Metrics:
+    """Font metrics per style, used to shorten text that does not fit its cell."""
+
+    def __init__(self) -> None:
+        self._metrics = {style: QFontMetricsF(_font(style)) for style in STYLES}
+
+    def fit(self, text: str, style: str, width: float) -> str:
+        metrics = self._metrics[style]
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    weight: float
+    align: str = "left"
+
+
+SUMMARY_COLUMNS = (
+    Column("Component", 112), Column("Metric (version)", 86), Column("Credit", 66, "right"),
+    Column("Quota", 66, "right"), Column("Attainment", 52, "right"), Column("Band", 38, "right"),
+    Column("Rate", 46, "right"), Column("Earnings", 66, "right"),
+)
+DETAIL_COLUMNS = (
+    Column("Date", 47), Column("Deal", 56), Column("Type", 40), Column("Customer", 72), Column("Product", 52),
+    Column("Credit", 52), Column("Credited", 60, "right"), Column("Band(s)", 36, "right"),
+    Column("Rate(s)", 44, "right"), Column("FX rate", 38, "right"), Column("Earnings", 58, "right"),
+)
+DRAW_COLUMNS = (Column("Period", 120), Column("Earnings", 120, "right"), Column("Draw paid (+) / recovered (-)", 160, "right"),
+                Column("Balance owed after", 120, "right"))
+ADJUSTMENT_COLUMNS = (Column("Kind", 90), Column("Reason", 90), Column("From period", 70), Column("Note", 190),
+                      Column("Amount", 80, "right"))
+CLAWBACK_COLUMNS = (Column("Date", 60), Column("Reversal", 80), Column("Original deal", 80), Column("Component", 150),
+                    Column("Credited", 70, "right"), Column("Clawback", 80, "right"))
+HOLD_COLUMNS = (Column("Component", 180), Column("Deal", 110), Column("Held until", 130), Column("Held amount", 100, "right"))
+
+ROW_HEIGHT = 11.0
+HEAD_HEIGHT = 12.5
+SECTION_HEIGHT = 20.0
+CELL_PADDING = 3.0
+
+
+@dataclass
+class _Geometry:
+    width: float
+    height: float
+
+    @property
+    def left(self) -> float:
+        return MARGIN
+
+    @property
+    def right(self) -> float:
+        return self.width - MARGIN
+
+    @property
+    def content_width(self) -> float:
+        return self.width - 2 * MARGIN
+
+    @property
+    def body_top(self) -> float:
+        return MARGIN + 52.0
+
+    @property
+    def body_bottom(self) -> float:
+        return self.height - MARGIN - 34.0
+
+
+@dataclass
+class _Flow:
+    """Places blocks top to bottom and starts a new page when the next block does not fit."""
+
+    geometry: _Geometry
+    metrics: _Metrics
+    pages: list[list[Op]] = field(default_factory=list)
+    y: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.new_page()
+
+    @property
+    def ops(self) -> list[Op]:
+        return self.pages[-1]
+
+    def new_page(self) -> None:
+        self.pages.append([])
+        self.y = self.geometry.body_top
+
+    def fits(self, height: float) -> bool:
+        return self.y + height <= self.geometry.body_bottom
+
+    def text(self, x: float, y: float, width: float, height: float, text: str, style: str,
+             align: str = "left", color: str = "ink") -> None:
+        fitted = self.metrics.fit(text, style, max(width, 1.0))
+        if fitted:
+            self.ops.append(TextOp((x, y, width, height), fitted, style, align, color))
+
+
+def _column_edges(columns: tuple[Column, ...], left: float, width: float) -> list[tuple[float, float]]:
+    total = sum(column.weight for column in columns)
+    edges = []
+    x = left
+    for column in columns:
+        column_width = width * column.weight / total
+        edges.append((x, column_width))
+        x += column_width
+    return edges
+
+
+@dataclass(frozen=True)
+class _Row:
+    cells: tuple[str, ...]
+    style: str = "cell"
+    fill: str | None = None
+    # A group heading spans the whole row (component name in the line detail).
+    span: bool = False
+
+
+def _table_header(flow: _Flow, title: str, columns: tuple[Column, ...], continued: bool) -> None:
+    geometry = flow.geometry
+    heading = f"{title} (continued)" if continued else title
+    flow.text(geometry.left, flow.y + 4, geometry.content_width, 14, heading, "section")
+    flow.y += SECTION_HEIGHT
+    flow.ops.append(FillOp((geometry.left, flow.y, geometry.content_width, HEAD_HEIGHT), "head"))
+    for column, (x, width) in zip(columns, _column_edges(columns, geometry.left, geometry.content_width), strict=True):
+        flow.text(x + CELL_PADDING, flow.y, width - 2 * CELL_PADDING, HEAD_HEIGHT, column.title, "table_head",
+                  column.align)
+    flow.y += HEAD_HEIGHT
+
+
+def _table(flow: _Flow, title: str, columns: tuple[Column, ...], rows: list[_Row]) -> None:
+    """Emit a titled table; a page break repeats the title (continued) and the column header."""
+    geometry = flow.geometry
+    # Keep the title, the header and the first row together.
+    if not flow.fits(SECTION_HEIGHT + HEAD_HEIGHT + ROW_HEIGHT):
+        flow.new_page()
+    _table_header(flow, title, columns, continued=False)
+    edges = _column_edges(columns, geometry.left, geometry.content_width)
+    for row in rows:
+        if not flow.fits(ROW_HEIGHT):
+            flow.new_page()
+            _table_header(flow, title, columns, continued=True)
+        if row.fill:
+            flow.ops.append(FillOp((geometry.left, flow.y, geometry.content_width, ROW_HEIGHT), row.fill))
+        if row.span:
+            flow.text(geometry.left + CELL_PADDING, flow.y, geometry.content_width - 2 * CELL_PADDING, ROW_HEIGHT,
+                      row.cells[0], row.style)
+        else:
+            for column, (x, width), cell in zip(columns, edges, row.cells, strict=True):
+                flow.text(x + CELL_PADDING, flow.y, width - 2 * CELL_PADDING, ROW_HEIGHT, cell, row.style,
+                          column.align)
+        flow.y += ROW_HEIGHT
+        flow.ops.append(RuleOp(geometry.left, flow.y, geometry.right, flow.y, 0.25))
+    flow.y += 8.0
+
+
+# --- statement sections -------------------------------------------------------------------
+
+
+def _info_block(flow: _Flow, data: StatementData) -> None:
+    geometry = flow.geometry
+    period = f"{data.period} ({data.period_start.isoformat()} to {data.period_end.isoformat()})"
+    manager = data.manager_name or data.manager_id
+    if data.manager_name and data.manager_id:
+        manager = f"{data.manager_name} ({data.manager_id})"
+    left = [("Participant", data.participant_name), ("Participant ID", data.participant_id),
+            ("Role", data.role), ("Manager", manager), ("Payroll ID", data.payroll_id)]
+    right = [("Plan", data.plan), ("Plan version", str(data.plan_version)), ("Period", period),
+             ("Currency", data.currency),
+             ("Calculated", _timestamp(data.calculated_at) if data.calculated_at else "")]
+    column_width = (geometry.content_width - 150) / 2
+    for index, pairs in enumerate((left, right)):
+        x = geometry.left + index * column_width
+        for row, (label, value) in enumerate(pairs):
+            y = flow.y + row * 12.5
+            flow.text(x, y, 70, 12, label, "label", color="muted")
+            flow.text(x + 70, y, column_width - 76, 12, value or "-", "value")
+    _payout_box(flow, data, geometry.right - 140, flow.y, 140, 60)
+    flow.y += 5 * 12.5 + 12
+
+
+def _payout_box(flow: _Flow, data: StatementData, x: float, y: float, width: float, height: float) -> None:
+    flow.ops.append(FillOp((x, y, width, height), "payout"))
+    flow.text(x + 8, y + 6, width - 16, 14, f"Payout for {data.period}", "payout_label", color="white")
+    flow.text(x + 8, y + 22, width - 16, 22, st.format_amount(data.payout, data.currency), "payout", "right", "white")
+    status = "DRAFT: not approved" if data.is_draft else "Approved"
+    flow.text(x + 8, y + 44, width - 16, 12, f"{data.currency} · {status}", "label", "right", "white")
+
+
+def _summary_rows(data: StatementData) -> list[_Row]:
+    rows = []
+    for summary in data.components:
+        metric = summary.metric_key or ""
+        if summary.metric_key and summary.metric_version is not None:
+            metric = f"{summary.metric_key} (v{summary.metric_version})"
+        rows.append(_Row((
+            summary.name, metric, st.format_metric(summary.metric_value, summary.metric_unit, data.currency),
+            st.format_metric(summary.quota, summary.metric_unit, data.currency), st.format_percent(summary.attainment),
+            summary.bands, summary.rates, st.format_amount(summary.earnings, data.currency),
+        )))
+    if data.draw is not None or data.draw_payment:
+        rows.append(_Row(("Draw", "", "", "", "", "", "", st.format_amount(data.draw_payment, data.currency))))
+    if data.adjustments:
+        rows.append(_Row(("Adjustments", "", "", "", "", "", "",
+                          st.format_amount(data.adjustments_total, data.currency))))
+    rows.append(_Row(("Payout", "", "", "", "", "", "", st.format_amount(data.payout, data.currency)),
+                     "cell_bold", "group"))
+    return rows
+
+
+def _line_cells(line: StatementLine, currency: str) -> tuple[str, ...]:
+    deal = line.deal_id or ""
+    if line.line_id:
+        deal = f"{deal}/{line.line_id}"
+    credit = " ".join(part for part in (st.format_share(line.share), line.credit_kind or "") if part)
+    return (
+        line.credit_date.isoformat() if line.credit_date else "", deal, line.kind, line.customer or "",
+        line.product or "", credit, st.format_amount(line.credited, currency), line.bands, line.rates,
+        st.format_fx(line.fx_rate), st.format_amount(line.earnings, currency),
+    )
+
+
+def _detail_rows(data: StatementData) -> list[_Row]:
+    rows: list[_Row] = []
+    for summary in data.components:
+        lines = data.lines_of(summary.name)
+        if not lines:
+            continue
+        rows.append(_Row((f"{summary.name}: {len(lines)} lines",), "cell_bold", "group", span=True))
+        rows.extend(_Row(_line_cells(line, data.currency)) for line in lines)
+        total = ("", "", "", "", "", "", "", "", "", "Total", st.format_amount(summary.earnings, data.currency))
+        rows.append(_Row(total, "cell_bold"))
+    return rows
+
+
+def _draw_rows(data: StatementData) -> list[_Row]:
+    assert data.draw is not None
+    draw = data.draw
+    currency = data.currency
+    kind = "recoverable" if draw.recoverable else "non-recoverable"
+    rows = [_Row((f"Draw of {st.format_amount(draw.amount, currency)} per period, {kind}; "
+                  f"balance owed before this period {st.format_amount(draw.opening_balance, currency)}",),
+                 "cell", None, span=True)]
+    rows.extend(_Row((entry.period, st.format_amount(entry.earnings, currency), st.format_amount(entry.draw, currency),
+                      st.format_amount(entry.balance, currency))) for entry in draw.history)
+    rows.append(_Row(("Balance owed after this period", "", "", st.format_amount(draw.closing_balance, currency)),
+                     "cell_bold", "group"))
+    return rows
+
+
+def _adjustment_rows(data: StatementData) -> list[_Row]:
+    kinds = {"manual": "Manual", "prior_period": "Prior period"}
+    rows = [_Row((kinds.get(entry.kind, entry.kind), entry.reason_code, entry.source_period or "", entry.note,
+                  st.format_amount(entry.amount, data.currency))) for entry in data.adjustments]
+    rows.append(_Row(("Total", "", "", "", st.format_amount(data.adjustments_total, data.currency)), "cell_bold"))
+    return rows
+
+
+def _clawback_rows(data: StatementData) -> list[_Row]:
+    return [_Row((line.credit_date.isoformat() if line.credit_date else "", line.deal_id or "",
+                  line.reference_deal_id or "", line.component, st.format_amount(line.credited, data.currency),
+                  st.format_amount(line.earnings, data.currency))) for line in data.clawbacks]
+
+
+def _hold_rows(data: StatementData) -> list[_Row]:
+    return [_Row((entry.component, entry.deal_id, entry.until, st.format_amount(entry.amount, data.currency)))
+            for entry in data.holds]
+
+
+def _notes(flow: _Flow, data: StatementData) -> None:
+    if not data.notes:
+        return
+    if not flow.fits(SECTION_HEIGHT + ROW_HEIGHT):
+        flow.new_page()
+    flow.text(flow.geometry.left, flow.y + 4, flow.geometry.content_width, 14, "Notes", "section")
+    flow.y += SECTION_HEIGHT
+    for note in data.notes:
+        if not flow.fits(ROW_HEIGHT):
+            flow.new_page()
+        flow.text(flow.geometry.left, flow.y, flow.geometry.content_width, ROW_HEIGHT, note, "cell")
+        flow.y += ROW_HEIGHT
+
+
+# --- page furniture -------------------------------------------------------------------------
+
+
+def _timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _page_furniture(data: StatementData, geometry: _Geometry, metrics: _Metrics, content_hash: str,
+                    number: int, count: int) -> list[Op]:
+    flow = _Flow.__new__(_Flow)
+    flow.geometry, flow.metrics, flow.pages, flow.y = geometry, metrics, [[]], 0.0
+    left, width = geometry.left, geometry.content_width
+    if data.is_draft:
+        flow.ops.append(WatermarkOp("DRAFT"))
+
+    # Header: logo, company, title, participant.
+    text_left = left
+    if data.logo:
+        flow.ops.append(ImageOp((left, MARGIN, 80, 36), data.logo))
+        text_left = left + 90
+    flow.text(text_left, MARGIN, width - (text_left - left) - 180, 18, data.company_name or "Payout statement",
+              "company")
+    flow.text(text_left, MARGIN + 19, width - (text_left - left) - 180, 14,
+              f"Payout statement · {data.period} · {data.plan} v{data.plan_version}", "title", color="muted")
+    flow.text(geometry.right - 180, MARGIN, 180, 14, data.participant_name, "value_bold", "right")
+    flow.text(geometry.right - 180, MARGIN + 14, 180, 12, f"ID {data.participant_id}", "label", "right", "muted")
+    if data.is_draft:
+        flow.text(geometry.right - 180, MARGIN + 26, 180, 12, "DRAFT: not approved", "value_bold", "right", "draft")
+    flow.ops.append(RuleOp(left, MARGIN + 42, geometry.right, MARGIN + 42, 0.8))
+
+    # Footer: audit facts and page number.
+    top = geometry.body_bottom + 6
+    flow.ops.append(RuleOp(left, top, geometry.right, top, 0.5))
+    if data.approval is None:
+        approval = "DRAFT: not approved; figures may change before the period is approved"
+    else:
+        approval = f"Approved by {data.approval.approved_by} on {_timestamp(data.approval.approved_at)}"
+    flow.text(left, top + 3, width - 90, 8, f"Calculation run {data.run_id} · {approval}", "footer")
+    flow.text(left, top + 11, width - 90, 8, f"Input fingerprint (SHA-256) {data.input_fingerprint}", "footer",
+              color="muted")
+    flow.text(left, top + 19, width - 90, 8, f"Statement content SHA-256 {content_hash}", "footer", color="muted")
+    flow.text(geometry.right - 90, top + 3, 90, 8, f"Page {number} of {count}", "footer_bold", "right")
+    return flow.ops
+
+
+def layout_statement(data: StatementData, page_size: str = "A4") -> PdfDocument:
+    """Lay a statement out into pages of drawing operations (needs the fonts loaded)."""
+    key = page_size_key(page_size)
+    geometry = _Geometry(*PAGE_SIZES[key])
+    metrics = _Metrics()
+    flow = _Flow(geometry, metrics)
+
+    _info_block(flow, data)
+    _table(flow, "Summary", SUMMARY_COLUMNS, _summary_rows(data))
+    if data.draw is not None:
+        _table(flow, "Draw and balance", DRAW_COLUMNS, _draw_rows(data))
+    if data.adjustments:
+        _table(flow, "Adjustments", ADJUSTMENT_COLUMNS, _adjustment_rows(data))
+    if data.clawbacks:
+        _table(flow, "Clawbacks", CLAWBACK_COLUMNS, _clawback_rows(data))
+    if data.holds:
+        _table(flow, "Held amounts", HOLD_COLUMNS, _hold_rows(data))
+    detail = _detail_rows(data)
+    if detail:
+        _table(flow, "Line detail", DETAIL_COLUMNS, detail)
+    _notes(flow, data)
+
+    content_hash = st.content_sha256(data)
+    count = len(flow.pages)
+    pages = []
+    for number, body in enumerate(flow.pages, start=1):
+        furniture = _page_furniture(data, geometry, metrics, content_hash, number, count)
+        # The watermark goes first so the content is drawn over it.
+        pages.append(furniture[:1] + body + furniture[1:] if data.is_draft else body + furniture)
+    created = data.approval.approved_at if data.approval else (data.calculated_at or dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    title = f"Payout statement {data.period} {data.participant_id}"
+    document_id = str(uuid.uuid5(DOCUMENT_ID_NAMESPACE, content_hash))
+    return PdfDocument(key, pages, title, document_id, created)
+
+
+# --- painting ---------------------------------------------------------------------------------
+
+_ALIGN = {"left": Qt.AlignmentFlag.AlignLeft, "right": Qt.AlignmentFlag.AlignRight,
+          "center": Qt.AlignmentFlag.AlignHCenter}
+
+
+class _Painter:
+    """Draws operations with one QFont and QPen per style, created once per document."""
+
+    def __init__(self, painter: QPainter, page_width: float, page_height: float) -> None:
+        self.painter = painter
+        self.page_width = page_width
+        self.page_height = page_height
+        self.fonts = {style: _font(style) for style in STYLES}
+        self.pens = {name: QPen(color) for name, color in COLORS.items()}
+        self.images: dict[bytes, QImage] = {}
+
+    def draw(self, op: Op) -> None:
+        painter = self.painter
+        if isinstance(op, TextOp):
+            painter.setFont(self.fonts[op.style])
+            painter.setPen(self.pens[op.color])
+            flags = _ALIGN[op.align] | Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(QRectF(*op.rect), flags, op.text)
+        elif isinstance(op, FillOp):
+            painter.fillRect(QRectF(*op.rect), COLORS[op.color])
+        elif isinstance(op, RuleOp):
+            pen = QPen(RULE)
+            pen.setWidthF(op.width)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(op.x1, op.y1), QPointF(op.x2, op.y2))
+        elif isinstance(op, ImageOp):
+            self._draw_image(op)
+        elif isinstance(op, WatermarkOp):
+            self._draw_watermark(op)
+
+    def _draw_image(self, op: ImageOp) -> None:
+        image = self.images.get(op.data)
+        if image is None:
+            image = QImage.fromData(QByteArray(op.data))
+            self.images[op.data] = image
+        if image.isNull():
+            return
+        x, y, width, height = op.rect
+        scale = min(width / image.width(), height / image.height())
+        target = QRectF(x, y, image.width() * scale, image.height() * scale)
+        self.painter.drawImage(target, image)
+
+    def _draw_watermark(self, op: WatermarkOp) -> None:
+        painter = self.painter
+        painter.save()
+        painter.translate(self.page_width / 2, self.page_height / 2)
+        painter.rotate(-45)
+        painter.setFont(self.fonts["watermark"])
+        painter.setPen(self.pens["watermark"])
+        painter.drawText(QRectF(-400, -90, 800, 180), Qt.AlignmentFlag.AlignCenter, op.text)
+        painter.restore()
+
+
+def paint_document(document: PdfDocument) -> bytes:
+    """Draw a laid-out statement onto a QPdfWriter and return the PDF bytes with fixed metadata."""
+    ensure_gui_application()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    if not buffer.open(QIODevice.OpenModeFlag.WriteOnly):
+        raise StatementRenderError("cannot open an in-memory buffer for the PDF")
+    writer = QPdfWriter(buffer)
+    writer.setResolution(RESOLUTION)
+    writer.setPageLayout(QPageLayout(QPageSize(PAGE_SIZE_IDS[document.page_size]), QPageLayout.Orientation.Portrait,
+                                     QMarginsF(0, 0, 0, 0)))
+    writer.setTitle(document.title)
+    writer.setCreator(PRODUCER)
+    writer.setDocumentId(QUuid.fromString(document.document_id))
+    writer.setDocumentXmpMetadata(QByteArray(_xmp_packet(document).encode("utf-8")))
+    width, height = PAGE_SIZES[document.page_size]
+
+    painter = QPainter()
+    if not painter.begin(writer):
+        raise StatementRenderError("Qt could not start drawing the PDF")
+    try:
+        drawer = _Painter(painter, width, height)
+        for index, page in enumerate(document.pages):
+            if index:
+                writer.newPage()
+            for op in page:
+                drawer.draw(op)
+    finally:
+        painter.end()
+    buffer.close()
+    return fix_info_dictionary(bytes(data.data()), document)
+
+
+def render_statement_pdf(data: StatementData, page_size: str = "A4") -> bytes:
+    """Lay out and draw one statement; return the PDF bytes."""
+    ensure_gui_application()
+    return paint_document(layout_statement(data, page_size))
+
+
+def write_statement_pdf(data: StatementData, path: Path, page_size: str = "A4") -> bytes:
+    content = render_statement_pdf(data, page_size)
+    path.write_bytes(content)
+    return content
+
+
+# --- fixed metadata ------------------------------------------------------------------------------
+
+
+def _pdf_date(value: dt.datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("D:%Y%m%d%H%M%SZ")
+
+
+def _pdf_text(text: str) -> str:
+    """Encode a PDF text string as UTF-16BE hex with a byte-order mark, safe for any character."""
+    return "<FEFF" + text.encode("utf-16-be").hex().upper() + ">"
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _xmp_packet(document: PdfDocument) -> str:
+    created = document.created.astimezone(dt.UTC) if document.created.tzinfo else document.created
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    title = _xml_escape(document.title)
+    return (
+        "<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>"
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:pdf="http://ns.adobe.com/pdf/1.3/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" '
+        f'pdf:Producer="{PRODUCER}" xmp:CreatorTool="{PRODUCER}" xmp:CreateDate="{stamp}" '
+        f'xmp:ModifyDate="{stamp}" xmp:MetadataDate="{stamp}" xmpMM:DocumentID="uuid:{document.document_id}">'
+        f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>'
+        "</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end='w'?>"
+    )
+
+
+_INFO_OBJECT = re.compile(rb"\n(\d+) 0 obj\n<<\n/Title .*?\nendobj\n", re.DOTALL)
+_STARTXREF = re.compile(rb"startxref\n(\d+)")
+
+
+def fix_info_dictionary(pdf: bytes, document: PdfDocument) -> bytes:
+    """Replace the Info dictionary Qt writes (current time, Qt version) with fixed values.
+
+    The objects after the Info dictionary move by the change in its length, so their
+    cross-reference offsets are shifted to match. Raises StatementRenderError when the
+    file does not have the layout Qt 6 writes (one classic xref table).
+    """
+    match = _INFO_OBJECT.search(pdf)
+    xref_at = pdf.rfind(b"\nxref\n")
+    startxref = _STARTXREF.search(pdf, xref_at if xref_at >= 0 else 0)
+    if match is None or xref_at < 0 or startxref is None:
+        raise StatementRenderError("the PDF written by Qt has an unexpected layout; its metadata cannot be fixed")
+    number = match.group(1).decode()
+    date = _pdf_date(document.created)
+    info = (
+        f"\n{number} 0 obj\n<<\n/Title {_pdf_text(document.title)}\n/Creator ({PRODUCER})\n/Producer ({PRODUCER})\n"
+        f"/CreationDate ({date})\n/ModDate ({date})\n/Trapped /False\n>>\nendobj\n"
+    ).encode("ascii")
+    start, end = match.span()
+    delta = len(info) - (end - start)
+    body = pdf[:start] + info + pdf[end:xref_at]
+
+    lines = pdf[xref_at + 1:startxref.start()].split(b"\n")
+    fixed = []
+    for line in lines:
+        parts = line.split(b" ")
+        if len(parts) >= 3 and len(parts[0]) == 10 and parts[2] == b"n":
+            offset = int(parts[0])
+            if offset > start:
+                offset += delta
+            line = b"%010d %s" % (offset, b" ".join(parts[1:]))
+        fixed.append(line)
+    tail = pdf[startxref.end():]
+    new_xref = xref_at + delta
+    return body + b"\n" + b"\n".join(fixed) + b"startxref\n" + str(new_xref).encode() + tail
+

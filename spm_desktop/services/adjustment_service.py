@@ -1,0 +1,269 @@
+"""Manual payout adjustments: create, approve or reject (maker-checker), list.
+
+An adjustment adds an amount in the participant's currency to one period's payout.
+It counts in a calculation only once approved, and only by a user other than its
+author. Adjustments of a closed period can be neither created nor decided. The
+calculation reads approved adjustments with ``approved_adjustments``; prior-period
+adjustments (source ``prior_period``) are written by the calculation itself and are
+not returned there, because each calculation recomputes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from sqlalchemy import Connection, select
+
+from spm_desktop.domain import money
+from spm_desktop.services import period_service
+from spm_desktop.services.context import UnitOfWork, Workspace
+from spm_desktop.services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from spm_desktop.store.tables.close import adjustments
+
+log = logging.getLogger(__name__)
+
+REASON_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+MANUAL_SOURCES = ("manual", "inquiry", "import")
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """One stored adjustment; ``amount`` is exact in the currency's minor unit."""
+
+    id: int
+    participant_id: str
+    period: str
+    amount_minor: int
+    currency: str
+    reason_code: str
+    note: str | None
+    author: str
+    created_at: str
+    status: str
+    approved_by: str | None
+    approved_at: str | None
+    decision_note: str | None
+    source: str
+    source_period: str | None
+    run_id: int | None
+    inquiry_id: int | None
+    detail: str | None
+
+    @property
+    def amount(self) -> Decimal:
+        return money.from_minor(self.amount_minor, self.currency)
+
+    @property
+    def details(self) -> dict[str, object]:
+        """Return the decoded ``detail`` JSON (cause and deals of a prior-period adjustment)."""
+        return json.loads(self.detail) if self.detail else {}
+
+    def as_dict(self) -> dict[str, object]:
+        values = asdict(self)
+        values["amount"] = str(self.amount)
+        return values
+
+
+def _from_row(row: object) -> Adjustment:
+    return Adjustment(**row._mapping)  # type: ignore[attr-defined]
+
+
+def get(connection: Connection, adjustment_id: int) -> Adjustment:
+    """Return one adjustment, raising NotFoundError naming the id."""
+    row = connection.execute(select(adjustments).where(adjustments.c.id == adjustment_id)).first()
+    if row is None:
+        raise NotFoundError(f"adjustment {adjustment_id} does not exist; 'spm adjust list' shows the ids")
+    return _from_row(row)
+
+
+def parse_amount(value: object, currency: str) -> int:
+    """Read an amount exactly and return its minor units; reject extra decimals and zero."""
+    try:
+        amount = money.to_decimal(value)
+    except money.MoneyError as error:
+        raise ValidationError(f"adjustment amount {value!r} is invalid: {error}; write it as -125.50") from None
+    exponent = money.minor_exponent(currency)
+    if amount != money.round_half_up(amount, exponent):
+        raise ValidationError(
+            f"adjustment amount {value} has more decimals than {currency} allows ({exponent}); round it first"
+        )
+    if amount == 0:
+        raise ValidationError("adjustment amount is 0; give a positive amount to pay more or a negative one to recover")
+    return money.to_minor(amount, currency)
+
+
+def _participant_currency(connection: Connection, participant_id: str) -> tuple[bool, str | None]:
+    """Return (known, currency) of an imported participant."""
+    from spm_desktop.services import record_service
+
+    for participant in record_service.list_participants(connection):
+        if participant.participant_id == participant_id:
+            return True, participant.currency
+    return False, None
+
+
+def _check_new(connection: Connection, participant_id: str, reason_code: str, currency: str | None) -> str:
+    """Validate a new adjustment's participant, reason code and currency; return the currency."""
+    if not participant_id.strip():
+        raise ValidationError("participant id is missing; give the participant_id of an imported participant")
+    if not REASON_CODE.match(reason_code or ""):
+        raise ValidationError(
+            f"reason code {reason_code!r} is invalid; use letters, digits, '_', '-' or '.', for example SPIF_FIX"
+        )
+    known, participant_currency = _participant_currency(connection, participant_id)
+    if not known:
+        raise NotFoundError(
+            f"participant {participant_id!r} is not among the imported participants; import them first "
+            "or check the id"
+        )
+    chosen = (currency or participant_currency or "").strip().upper()
+    if not chosen:
+        raise ValidationError(
+            f"participant {participant_id!r} has no currency; give the adjustment's currency, for example USD"
+        )
+    if not CURRENCY_CODE.match(chosen):
+        raise ValidationError(f"currency {chosen!r} is invalid; give a three-letter ISO code such as USD")
+    return chosen
+
+
+def create(workspace: Workspace, participant_id: str, period: str, amount: object, reason_code: str, *,
+           note: str | None = None, currency: str | None = None, source: str = "manual",
+           inquiry_id: int | None = None) -> Adjustment:
+    """Record a pending adjustment of an open period; another user must approve it."""
+    with workspace.transaction() as unit:
+        return create_in(unit, participant_id, period, amount, reason_code, note=note, currency=currency,
+                         source=source, inquiry_id=inquiry_id)
+
+
+def create_in(unit: UnitOfWork, participant_id: str, period: str, amount: object, reason_code: str, *,
+              note: str | None = None, currency: str | None = None, source: str = "manual",
+              inquiry_id: int | None = None) -> Adjustment:
+    """Record a pending adjustment inside the caller's transaction (used by inquiry resolution)."""
+    if source not in MANUAL_SOURCES:
+        raise ValidationError(f"adjustment source {source!r} is invalid; expected one of {', '.join(MANUAL_SOURCES)}")
+    connection = unit.connection
+    label = period_service.normalise_label(connection, period)
+    if period_service.read_period(connection, label) is None and not _is_day_label(label):
+        raise ValidationError(f"period {period!r} is invalid; write a label such as 2017-Q3, 2017-07 or 2017")
+    period_service.assert_period_open(connection, label)
+    participant_id = participant_id.strip()
+    chosen_currency = _check_new(connection, participant_id, reason_code, currency)
+    amount_minor = parse_amount(amount, chosen_currency)
+    values = {
+        "participant_id": participant_id,
+        "period": label,
+        "amount_minor": amount_minor,
+        "currency": chosen_currency,
+        "reason_code": reason_code,
+        "note": (note or "").strip() or None,
+        "author": unit.user,
+        "created_at": period_service.now_utc(),
+        "status": "pending",
+        "source": source,
+        "inquiry_id": inquiry_id,
+    }
+    new_id = connection.execute(adjustments.insert().values(**values)).inserted_primary_key[0]
+    created = get(connection, new_id)
+    unit.audit("adjustment.create", "adjustment", new_id, after=created.as_dict())
+    return created
+
+
+def _is_day_label(label: str) -> bool:
+    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", label) is not None
+
+
+def approve(workspace: Workspace, adjustment_id: int, note: str | None = None) -> Adjustment:
+    """Approve a pending adjustment; its author cannot (maker-checker)."""
+    return _decide(workspace, adjustment_id, "approved", note)
+
+
+def reject(workspace: Workspace, adjustment_id: int, note: str | None = None) -> Adjustment:
+    """Reject a pending adjustment; its author may reject (withdraw) it too."""
+    return _decide(workspace, adjustment_id, "rejected", note)
+
+
+def _decide(workspace: Workspace, adjustment_id: int, status: str, note: str | None) -> Adjustment:
+    with workspace.transaction() as unit:
+        connection = unit.connection
+        before = get(connection, adjustment_id)
+        _check_decision(connection, before, status, unit.user)
+        connection.execute(adjustments.update().where(adjustments.c.id == adjustment_id).values(
+            status=status, approved_by=unit.user, approved_at=period_service.now_utc(),
+            decision_note=(note or "").strip() or None,
+        ))
+        after = get(connection, adjustment_id)
+        action = "adjustment.approve" if status == "approved" else "adjustment.reject"
+        unit.audit(action, "adjustment", adjustment_id, before=before.as_dict(), after=after.as_dict())
+    return after
+
+
+def _check_decision(connection: Connection, adjustment: Adjustment, status: str, user: str) -> None:
+    if adjustment.status != "pending":
+        raise ConflictError(
+            f"adjustment {adjustment.id} is already {adjustment.status} by {adjustment.approved_by}; "
+            "create a new adjustment to change the payout"
+        )
+    period_service.assert_period_open(connection, adjustment.period)
+    if status == "approved" and adjustment.author == user:
+        raise PermissionDeniedError(
+            f"adjustment {adjustment.id} was created by {user}; another user must approve it (maker-checker)"
+        )
+
+
+def list_adjustments(workspace: Workspace, *, period: str | None = None, participant_id: str | None = None,
+                     status: str | None = None, source: str | None = None) -> list[Adjustment]:
+    """Return adjustments matching every filter given, newest first."""
+    with workspace.read() as connection:
+        return query(connection, period=period, participant_id=participant_id, status=status, source=source)
+
+
+def query(connection: Connection, *, period: str | None = None, participant_id: str | None = None,
+          status: str | None = None, source: str | None = None) -> list[Adjustment]:
+    """Return adjustments matching every filter given, newest first, on an open connection."""
+    statement = select(adjustments).order_by(adjustments.c.id.desc())
+    if period:
+        statement = statement.where(adjustments.c.period == period_service.normalise_label(connection, period))
+    if participant_id:
+        statement = statement.where(adjustments.c.participant_id == participant_id)
+    if status:
+        statement = statement.where(adjustments.c.status == status)
+    if source:
+        statement = statement.where(adjustments.c.source == source)
+    return [_from_row(row) for row in connection.execute(statement)]
+
+
+def approved_adjustments(connection: Connection, period: str) -> list[Adjustment]:
+    """Return the approved manual, inquiry and imported adjustments of a period, oldest first.
+
+    The calculation passes them to the engine as the period's ``Adjustments`` row.
+    Prior-period adjustments are not included: ``close_service.prior_period_adjustments``
+    recomputes them on every calculation.
+    """
+    label = period_service.normalise_label(connection, period)
+    statement = (select(adjustments)
+                 .where(adjustments.c.period == label, adjustments.c.status == "approved",
+                        adjustments.c.source.in_(MANUAL_SOURCES))
+                 .order_by(adjustments.c.id))
+    return [_from_row(row) for row in connection.execute(statement)]
+
+
+def pending_ids(connection: Connection, period: str) -> list[int]:
+    """Return the ids of the period's adjustments that wait for a decision."""
+    label = period_service.normalise_label(connection, period)
+    statement = select(adjustments.c.id).where(adjustments.c.period == label, adjustments.c.status == "pending")
+    return [value for (value,) in connection.execute(statement.order_by(adjustments.c.id))]
+
+
+def decided_since(connection: Connection, period: str, since: str) -> list[int]:
+    """Return ids of the period's manual adjustments approved after ``since`` (UTC ISO text)."""
+    label = period_service.normalise_label(connection, period)
+    statement = select(adjustments.c.id).where(
+        adjustments.c.period == label, adjustments.c.source.in_(MANUAL_SOURCES),
+        adjustments.c.status == "approved", adjustments.c.approved_at > since,
+    )
+    return [value for (value,) in connection.execute(statement.order_by(adjustments.c.id))]

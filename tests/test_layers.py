@@ -1,0 +1,65 @@
+"""Layer rules: the domain stays pure, and services never reach up into the faces."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "spm_desktop"
+FORBIDDEN_IN_DOMAIN = ("PySide6", "sqlalchemy", "alembic", "matplotlib", "spm_desktop.store",
+                       "spm_desktop.services", "spm_desktop.gui", "spm_desktop.cli", "spm_desktop.importing",
+                       "spm_desktop.exporting")
+FORBIDDEN_IN_SERVICES = ("PySide6", "spm_desktop.gui", "spm_desktop.cli")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def _violations(folders: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str]:
+    violations = []
+    for folder in folders:
+        for path in sorted((PACKAGE / folder).rglob("*.py")):
+            for line, module in _imports(path):
+                if any(module == name or module.startswith(name + ".") for name in forbidden):
+                    violations.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+    return violations
+
+
+def test_domain_imports_no_qt_sql_or_outer_layers() -> None:
+    assert _violations(("domain",), FORBIDDEN_IN_DOMAIN) == []
+
+
+def test_services_import_no_faces() -> None:
+    assert _violations(("store", "services", "importing", "exporting"), FORBIDDEN_IN_SERVICES) == []
+
+
+def test_domain_loads_without_qt_or_sqlalchemy() -> None:
+    # A runtime check as well: importing every domain module pulls in neither library.
+    modules = sorted(
+        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for path in (PACKAGE / "domain").rglob("*.py")
+    )
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'sqlalchemy', 'alembic'))\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_rule_catches_a_violation(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from PySide6.QtCore import QObject\nimport sqlalchemy\n")
+    assert [module for _, module in _imports(probe)] == ["PySide6.QtCore", "sqlalchemy"]
