@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             window.create_demo_workspace(args.demo)
     elif args.workspace is not None:
         window.open_workspace(args.workspace)
+    quit_after = os.environ.get("SPM_DESKTOP_QUIT_AFTER_MS")
+    if quit_after:
+        # Smoke tests of the installed bundle start the window and let it close itself.
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(quit_after), window.close)
     return app.exec()
 
 

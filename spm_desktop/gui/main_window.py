@@ -217,6 +217,7 @@ class MainWindow(QMainWindow):
         self.context.set_workspace(None)
 
     def _workspace_opened(self, workspace: Workspace) -> None:
+        log.info("opened workspace %s (schema %s)", workspace.path, workspace.schema_revision)
         self.context.set_workspace(workspace)
         self._remember_recent(workspace.path)
         self.settings.setValue("last_folder", str(workspace.path.parent))

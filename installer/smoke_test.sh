@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Smoke-test the built bundle: the CLI builds the demo workspace and verifies its audit
+# trail, and the GUI opens that workspace offscreen and exits on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUNDLE=dist/spm-desktop
+WORK=$(mktemp -d)
+export QT_QPA_PLATFORM=offscreen SPM_LOG_DIR="$WORK/logs" SPM_USER=smoke
+"$BUNDLE/spm" --version
+"$BUNDLE/spm" demo "$WORK/demo.spm"
+"$BUNDLE/spm" audit verify "$WORK/demo.spm"
+SPM_DESKTOP_QUIT_AFTER_MS=4000 "$BUNDLE/spm-desktop" "$WORK/demo.spm"
+grep -q "opened workspace" "$WORK/logs/spm-desktop.log"
+echo "smoke test passed"
