@@ -12,6 +12,9 @@ FORBIDDEN_IN_DOMAIN = ("PySide6", "sqlalchemy", "alembic", "matplotlib", "spm_de
                        "spm_desktop.services", "spm_desktop.gui", "spm_desktop.cli", "spm_desktop.importing",
                        "spm_desktop.exporting")
 FORBIDDEN_IN_SERVICES = ("PySide6", "spm_desktop.gui", "spm_desktop.cli")
+# PDF statements are drawn with QPainter on QPdfWriter, so exporting may use QtCore and
+# QtGui as a drawing library, but never widgets or the GUI package.
+FORBIDDEN_IN_EXPORTING = ("PySide6.QtWidgets", "spm_desktop.gui", "spm_desktop.cli")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -40,7 +43,11 @@ def test_domain_imports_no_qt_sql_or_outer_layers() -> None:
 
 
 def test_services_import_no_faces() -> None:
-    assert _violations(("store", "services", "importing", "exporting"), FORBIDDEN_IN_SERVICES) == []
+    assert _violations(("store", "services", "importing"), FORBIDDEN_IN_SERVICES) == []
+
+
+def test_exporting_draws_without_widgets() -> None:
+    assert _violations(("exporting",), FORBIDDEN_IN_EXPORTING) == []
 
 
 def test_domain_loads_without_qt_or_sqlalchemy() -> None:
