@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,21 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("SPM_USER", "tester")
 
 
-@pytest.fixture
-def workspace_path(tmp_path: Path) -> Path:
-    """Path of a new, empty workspace file (created at the latest schema)."""
+@pytest.fixture(scope="session")
+def _workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One new workspace per test session; running all migrations for every test is slow."""
     from spm_desktop.services.context import Workspace
 
-    path = tmp_path / "test.spm"
+    path = tmp_path_factory.mktemp("template") / "test.spm"
     Workspace.create(path, "tester").close()
+    return path
+
+
+@pytest.fixture
+def workspace_path(tmp_path: Path, _workspace_template: Path) -> Path:
+    """Path of a new, empty workspace file (a copy of one created at the latest schema)."""
+    path = tmp_path / "test.spm"
+    shutil.copyfile(_workspace_template, path)
     return path
 
 

@@ -13,8 +13,11 @@ FORBIDDEN_IN_DOMAIN = ("PySide6", "sqlalchemy", "alembic", "matplotlib", "spm_de
                        "spm_desktop.exporting")
 FORBIDDEN_IN_SERVICES = ("PySide6", "spm_desktop.gui", "spm_desktop.cli")
 # PDF statements are drawn with QPainter on QPdfWriter, so exporting may use QtCore and
-# QtGui as a drawing library, but never widgets or the GUI package.
-FORBIDDEN_IN_EXPORTING = ("PySide6.QtWidgets", "spm_desktop.gui", "spm_desktop.cli")
+# QtGui as a drawing library, but never the GUI package. From QtWidgets it may take only
+# QApplication: a process has one application object, and a QGuiApplication made first
+# would stop later widgets in the same process from working.
+FORBIDDEN_IN_EXPORTING = ("spm_desktop.gui", "spm_desktop.cli")
+ALLOWED_WIDGETS_IN_EXPORTING = {"QApplication"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -48,6 +51,14 @@ def test_services_import_no_faces() -> None:
 
 def test_exporting_draws_without_widgets() -> None:
     assert _violations(("exporting",), FORBIDDEN_IN_EXPORTING) == []
+    widget_names = set()
+    for path in (PACKAGE / "exporting").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "PySide6.QtWidgets":
+                widget_names.update(alias.name for alias in node.names)
+            if isinstance(node, ast.Import):
+                assert all(alias.name != "PySide6.QtWidgets" for alias in node.names), path
+    assert widget_names <= ALLOWED_WIDGETS_IN_EXPORTING
 
 
 def test_domain_loads_without_qt_or_sqlalchemy() -> None:
