@@ -42,27 +42,27 @@ def prepared_path(workspace_path: Path) -> Path:
     return workspace_path
 
 
-def wait_idle(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def wait_idle(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: not window.context.busy, timeout=TIMEOUT)
 
 
-def click(qtbot, widget) -> None:  # noqa: ANN001
+def click(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def click_row(qtbot, view: QTableView, row: int) -> None:  # noqa: ANN001
+def click_row(qtbot, view: QTableView, row: int) -> None:
     index = view.model().index(row, 0)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
 
 
-def open_as(qtbot, window: MainWindow, path: Path, user: str) -> None:  # noqa: ANN001
+def open_as(qtbot, window: MainWindow, path: Path, user: str) -> None:
     window.settings.setValue("user", user)
     operation = window.open_workspace(path)
     qtbot.waitUntil(lambda: operation.done, timeout=TIMEOUT)
     assert window.context.workspace.user == user
 
 
-def import_pipeline(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def import_pipeline(qtbot, window: MainWindow) -> None:
     area = window.show_area("data")
     click(qtbot, area.import_button)
     wizard = area.wizard
@@ -86,7 +86,7 @@ def import_pipeline(qtbot, window: MainWindow) -> None:  # noqa: ANN001
     assert wizard.result.counts.added == 8800
 
 
-def reconcile_and_adopt(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def reconcile_and_adopt(qtbot, window: MainWindow) -> None:
     area = window.show_area("metrics")
     view = area.reconcile_view
     area.tabs.setCurrentWidget(view)
@@ -106,7 +106,7 @@ def reconcile_and_adopt(qtbot, window: MainWindow) -> None:  # noqa: ANN001
         assert metric_service.current_version(connection, "bookings_finance")[1].status == "retired"
 
 
-def calculate(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def calculate(qtbot, window: MainWindow) -> None:
     area = window.show_area("calculation")
     area.period_combo.setEditText(PERIOD)
     click(qtbot, area.calculate_button)
@@ -115,7 +115,7 @@ def calculate(qtbot, window: MainWindow) -> None:  # noqa: ANN001
     assert f"{PERIOD}: run" in area.run_label.text()
 
 
-def approve_and_close(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def approve_and_close(qtbot, window: MainWindow) -> None:
     area = window.show_area("close")
     periods = area.findChild(QTableView, "periodsTable")
     row = next(r for r in range(periods.model().rowCount()) if periods.model().index(r, 0).data() == PERIOD)
@@ -130,7 +130,7 @@ def approve_and_close(qtbot, window: MainWindow) -> None:  # noqa: ANN001
     assert state.approved_by == "finance"
 
 
-def export_statements_and_payroll(qtbot, window: MainWindow, out: Path, monkeypatch) -> None:  # noqa: ANN001
+def export_statements_and_payroll(qtbot, window: MainWindow, out: Path, monkeypatch) -> None:
     area = window.show_area("statements")
     area.findChild(QLineEdit, "statementOutput").setText(str(out))
     click(qtbot, area.findChild(QPushButton, "exportAll"))
@@ -144,14 +144,14 @@ def export_statements_and_payroll(qtbot, window: MainWindow, out: Path, monkeypa
     assert payroll.read_text(encoding="utf-8-sig").count("\n") == 42
 
 
-def verify_audit(qtbot, window: MainWindow) -> None:  # noqa: ANN001
+def verify_audit(qtbot, window: MainWindow) -> None:
     area = window.show_area("audit")
     click(qtbot, area.verify_button)
     wait_idle(qtbot, window)
     assert area.status.text().startswith("Verified")
 
 
-def test_quarter_close_through_the_gui(qtbot, app_context, prepared_path: Path, tmp_path: Path,  # noqa: ANN001
+def test_quarter_close_through_the_gui(qtbot, app_context, prepared_path: Path, tmp_path: Path,
                                        monkeypatch) -> None:
     window = MainWindow(app_context)
     qtbot.addWidget(window)
