@@ -25,15 +25,17 @@ class ExpressionError(ValueError):
         self.source = source
 
     def __str__(self) -> str:
-        where = []
-        if self.position is not None:
-            where.append(f"at position {self.position + 1}")
+        lines = [self.reason]
+        where = f"at position {self.position + 1}" if self.position is not None else ""
         if self.source:
-            where.append(f"in {self.source}")
+            where = f"{where} of {self.source}" if where else f"in {self.source}"
         if self.record:
-            where.append(f"for record {self.record}")
-        headline = " ".join([self.reason, *where])
-        return f"{headline}\n{self.caret_lines()}" if self.expression else headline
+            where = f"{where}, for record {self.record}" if where else f"for record {self.record}"
+        if where:
+            lines.append(f"  {where}:")
+        if self.expression:
+            lines.append(self.caret_lines())
+        return "\n".join(lines)
 
     def caret_lines(self) -> str:
         """Return the expression on one line and a caret line under the position."""

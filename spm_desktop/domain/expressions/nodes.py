@@ -90,7 +90,7 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-def walk(node: Node):  # noqa: ANN201  (generator of nodes)
+def walk(node: Node):
     """Yield a node and all nodes below it, parents first."""
     stack = [node]
     while stack:

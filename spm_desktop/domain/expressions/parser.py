@@ -28,8 +28,8 @@ from spm_desktop.domain.expressions.nodes import (
 MAX_LENGTH = 2000
 # Nesting of parentheses, calls, `not` and unary minus.
 MAX_DEPTH = 64
-# Height of the syntax tree, which long operator chains also raise; the evaluators recurse
-# once per level, so this keeps them far below Python's recursion limit.
+# Height of the syntax tree, which long operator chains also raise. The evaluators recurse
+# once per level, so this limit keeps them far below Python's recursion limit.
 MAX_TREE_HEIGHT = 200
 
 # Function name -> (minimum, maximum) number of arguments; None means no maximum.
@@ -147,7 +147,7 @@ class _Parser:
     def parse_and(self) -> Node:
         return self._parse_chain("and", self.parse_not)
 
-    def _parse_chain(self, word: str, parse_operand) -> Node:  # noqa: ANN001
+    def _parse_chain(self, word: str, parse_operand) -> Node:
         first = parse_operand()
         operands = [first]
         while self.at_keyword(word):
@@ -178,7 +178,7 @@ class _Parser:
         else:
             return left
         following = self.peek()
-        if following.kind == "operator" and following.value in COMPARISONS or self.at_keyword("in"):
+        if (following.kind == "operator" and following.value in COMPARISONS) or self.at_keyword("in"):
             raise self.error("comparisons cannot be chained; join them with and", following)
         return node
 
@@ -207,7 +207,7 @@ class _Parser:
     def parse_multiplicative(self) -> Node:
         return self._parse_binary(("*", "/"), self.parse_unary)
 
-    def _parse_binary(self, operators: tuple[str, ...], parse_operand) -> Node:  # noqa: ANN001
+    def _parse_binary(self, operators: tuple[str, ...], parse_operand) -> Node:
         left = parse_operand()
         while self.peek().kind == "operator" and self.peek().value in operators:
             token = self.advance()

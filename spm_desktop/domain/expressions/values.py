@@ -74,7 +74,7 @@ def to_value(raw: object, kind: str | None = None) -> tuple[Value, ValueType]:
     if isinstance(raw, dt.datetime):
         return raw.replace(tzinfo=None), "date"
     if isinstance(raw, dt.date):
-        return dt.datetime(raw.year, raw.month, raw.day), "date"
+        return dt.datetime(raw.year, raw.month, raw.day), "date"  # noqa: DTZ001  (record dates carry no zone)
     if isinstance(raw, np.datetime64):
         return pd.Timestamp(raw).to_pydatetime(), "date"
     raise ValueProblem(f"values of type {type(raw).__name__} are not supported")
