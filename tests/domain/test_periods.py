@@ -1,6 +1,9 @@
 import datetime as dt
+import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spm_desktop.domain.periods import (
     PeriodError,
@@ -208,3 +211,27 @@ def test_active_months_counts_whole_months():
 def test_periods_sort_by_start():
     periods = sorted([parse_period("2017-Q3"), parse_period("2017-Q1")])
     assert periods[0].label == "2017-Q1"
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31)),
+       kind=st.sampled_from(["week", "two_weeks", "month", "quarter", "year"]),
+       fiscal_start=st.integers(1, 12))
+def test_period_containing_round_trips(day, kind, fiscal_start):
+    anchor = D(2024, 1, 5)
+    period = period_containing(day, kind, fiscal_start, anchor)
+    assert period.start <= day <= period.end
+    assert parse_period(period.label, kind, fiscal_start, anchor) == period
+
+
+@settings(max_examples=100, deadline=None)
+@given(year=st.integers(2000, 2040), kind=st.sampled_from(["week", "two_weeks", "month", "quarter"]),
+       fiscal_start=st.integers(1, 12))
+def test_year_periods_are_contiguous(year, kind, fiscal_start):
+    label = str(year) if fiscal_start == 1 else f"FY{year}"
+    periods = periods_in(label, kind, fiscal_start, D(2024, 1, 5))
+    for earlier, later in itertools.pairwise(periods):
+        assert later.start == earlier.end + dt.timedelta(days=1)
+    if kind in ("month", "quarter"):
+        assert periods[0].start == parse_period(label, fiscal_start_month=fiscal_start).start
+        assert periods[-1].end == parse_period(label, fiscal_start_month=fiscal_start).end
