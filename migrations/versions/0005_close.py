@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("approved_at", sa.String(32), nullable=True),
         sa.Column("closed_by", sa.String(128), nullable=True),
         sa.Column("closed_at", sa.String(32), nullable=True),
+        sa.Column("closed_inputs", sa.String(64), nullable=True),
         sa.CheckConstraint(PERIOD_STATES, name=op.f("ck_period_states_state")),
         sa.PrimaryKeyConstraint("label", name=op.f("pk_period_states")),
     )

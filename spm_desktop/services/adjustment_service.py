@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
+import pandas as pd
 from sqlalchemy import Connection, select
 
 from spm_desktop.domain import money
+from spm_desktop.domain.canonical import canonical_json
+from spm_desktop.domain.records import record_set
 from spm_desktop.services import period_service
 from spm_desktop.services.context import UnitOfWork, Workspace
 from spm_desktop.services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -33,7 +37,7 @@ MANUAL_SOURCES = ("manual", "inquiry", "import")
 
 @dataclass(frozen=True)
 class Adjustment:
-    """One stored adjustment; ``amount`` is exact in the currency's minor unit."""
+    """One stored adjustment; ``amount_minor`` counts minor units of ``currency``."""
 
     id: int
     participant_id: str
@@ -142,7 +146,7 @@ def create(workspace: Workspace, participant_id: str, period: str, amount: objec
 
 def create_in(unit: UnitOfWork, participant_id: str, period: str, amount: object, reason_code: str, *,
               note: str | None = None, currency: str | None = None, source: str = "manual",
-              inquiry_id: int | None = None) -> Adjustment:
+              inquiry_id: int | None = None, detail: dict[str, object] | None = None) -> Adjustment:
     """Record a pending adjustment inside the caller's transaction (used by inquiry resolution)."""
     if source not in MANUAL_SOURCES:
         raise ValidationError(f"adjustment source {source!r} is invalid; expected one of {', '.join(MANUAL_SOURCES)}")
@@ -166,6 +170,7 @@ def create_in(unit: UnitOfWork, participant_id: str, period: str, amount: object
         "status": "pending",
         "source": source,
         "inquiry_id": inquiry_id,
+        "detail": None if detail is None else canonical_json(detail),
     }
     new_id = connection.execute(adjustments.insert().values(**values)).inserted_primary_key[0]
     created = get(connection, new_id)
@@ -209,7 +214,7 @@ def _check_decision(connection: Connection, adjustment: Adjustment, status: str,
             "create a new adjustment to change the payout"
         )
     period_service.assert_period_open(connection, adjustment.period)
-    if status == "approved" and adjustment.author == user:
+    if status == "approved" and adjustment.author.casefold() == user.casefold():
         raise PermissionDeniedError(
             f"adjustment {adjustment.id} was created by {user}; another user must approve it (maker-checker)"
         )
@@ -267,3 +272,83 @@ def decided_since(connection: Connection, period: str, since: str) -> list[int]:
         adjustments.c.status == "approved", adjustments.c.approved_at > since,
     )
     return [value for (value,) in connection.execute(statement.order_by(adjustments.c.id))]
+
+
+ADJUSTMENT_FRAME_EXTRA = ("adjustment_id", "source", "source_period")
+
+
+def adjustments_frame(connection: Connection, period: str, prior: Sequence[object] = ()) -> pd.DataFrame:
+    """Return the period's approved adjustments as the engine's ``adjustments`` frame.
+
+    The frame follows the ``adjustments`` record set (amount in 1/10,000 units) with the
+    extra columns adjustment_id, source and source_period. ``prior`` takes the
+    ``close_service.PriorPeriodAdjustment`` items of this calculation, which carry
+    reason code PRIOR_PERIOD and a note naming the closed period, the cause and the deals.
+    """
+    rows = []
+    for adjustment in approved_adjustments(connection, period):
+        rows.append(_frame_row(adjustment.participant_id, adjustment.period, adjustment.amount_minor,
+                               adjustment.currency, adjustment.reason_code, adjustment.note,
+                               adjustment.id, adjustment.source, None))
+    for item in prior:
+        rows.append(_frame_row(item.participant_id, item.period, item.amount_minor,  # type: ignore[attr-defined]
+                               item.currency, item.reason_code, item.note,  # type: ignore[attr-defined]
+                               None, "prior_period", item.source_period))  # type: ignore[attr-defined]
+    columns = [*record_set("adjustments").field_names, *ADJUSTMENT_FRAME_EXTRA]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["amount"] = frame["amount"].astype("Int64")
+    frame["adjustment_id"] = frame["adjustment_id"].astype("Int64")
+    return frame
+
+
+def _frame_row(participant_id: str, period: str, amount_minor: int, currency: str, reason_code: str,
+               note: str | None, adjustment_id: int | None, source: str, source_period: str | None) -> list:
+    # Minor units to 1/10,000 units: every ISO currency has at most four decimals.
+    amount_e4 = amount_minor * 10 ** (money.RECORD_SCALE - money.minor_exponent(currency))
+    return [participant_id, period, amount_e4, currency, reason_code, note, adjustment_id, source, source_period]
+
+
+def stage_imported(workspace: Workspace) -> list[Adjustment]:
+    """Turn imported ``adjustments`` records that are not staged yet into pending adjustments.
+
+    All rows or none: a row that names an unknown participant, a closed or invalid period,
+    or an amount the currency cannot hold rejects the whole batch with one problem per row.
+    Each staged adjustment keeps the record's id, import batch and row in ``detail``.
+    """
+    from spm_desktop.domain.problems import Problem
+    from spm_desktop.services.errors import SpmError
+    from spm_desktop.store.tables.records import RECORD_TABLES
+
+    records = RECORD_TABLES["adjustments"]
+    with workspace.transaction() as unit:
+        staged = _staged_record_ids(unit.connection)
+        rows = unit.connection.execute(select(records).order_by(records.c.id)).mappings().all()
+        created: list[Adjustment] = []
+        problems: list[Problem] = []
+        for row in rows:
+            if row["id"] in staged:
+                continue
+            amount = money.from_record_units(int(row["amount_e4"]))
+            detail = {"record_id": row["id"], "batch_id": row["batch_id"], "source_row": row["source_row"]}
+            try:
+                adjustment = create_in(unit, row["participant_id"], row["period"], amount, row["reason_code"],
+                                       note=row["note"], currency=row["currency"], source="import", detail=detail)
+            except SpmError as error:
+                problems.append(Problem("adjustment.import_rejected", str(error), row=row["source_row"],
+                                        participant_id=row["participant_id"], value=str(amount)))
+                continue
+            created.append(adjustment)
+        if problems:
+            raise ValidationError(f"{len(problems)} imported adjustment rows were rejected, so none was staged; "
+                                  "correct the rows and import the file again", problems)
+    return created
+
+
+def _staged_record_ids(connection: Connection) -> set[int]:
+    statement = select(adjustments.c.detail).where(adjustments.c.source == "import")
+    found = set()
+    for (detail,) in connection.execute(statement):
+        record_id = json.loads(detail or "{}").get("record_id")
+        if isinstance(record_id, int):
+            found.add(record_id)
+    return found

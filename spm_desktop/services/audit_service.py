@@ -51,7 +51,8 @@ def _load_content_checks() -> None:
     # Areas register their checks when their service module is imported.
     import importlib
 
-    for module in ("spm_desktop.services.calc_service", "spm_desktop.services.statement_service"):
+    for module in ("spm_desktop.services.calc_service", "spm_desktop.services.statement_service",
+                   "spm_desktop.services.close_service"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:
@@ -94,7 +95,8 @@ class AuditFilter:
     text: str | None = None  # substring of before/after JSON (participant id, period)
 
 
-def _conditions(query_filter: AuditFilter) -> list:
+def filter_conditions(query_filter: AuditFilter) -> list:
+    """Return the SQL conditions of an audit filter, for queries of other services too."""
     conditions = []
     if query_filter.action:
         conditions.append(audit_log.c.action.like(query_filter.action.replace("*", "%")))
@@ -120,14 +122,14 @@ def count_entries(workspace: Workspace, query_filter: AuditFilter = AuditFilter(
 
     with workspace.read() as connection:
         return connection.execute(
-            select(func.count()).select_from(audit_log).where(and_(True, *_conditions(query_filter)))
+            select(func.count()).select_from(audit_log).where(and_(True, *filter_conditions(query_filter)))
         ).scalar_one()
 
 
 def list_entries(workspace: Workspace, query_filter: AuditFilter = AuditFilter(), *,
                  offset: int = 0, limit: int | None = None, newest_first: bool = True) -> list[audit.AuditEntry]:
     order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
-    query = select(audit_log).where(and_(True, *_conditions(query_filter))).order_by(order).offset(offset)
+    query = select(audit_log).where(and_(True, *filter_conditions(query_filter))).order_by(order).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with workspace.read() as connection:

@@ -38,6 +38,9 @@ period_states = Table(
     Column("approved_at", String(32)),
     Column("closed_by", String(128)),
     Column("closed_at", String(32)),
+    # SHA-256 of the records that can change the period's earnings, taken when it closed,
+    # so a later calculation recomputes the closed period only when they changed.
+    Column("closed_inputs", String(64)),
     CheckConstraint(_one_of("state", PERIOD_STATES), name="state"),
 )
 
