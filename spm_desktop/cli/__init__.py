@@ -71,6 +71,9 @@ def _report_problems(error: ValidationError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.user is not None and not args.user.strip():
+        # An unset variable in a script ("--user $APPROVER") must not approve as the OS login.
+        parser.error("--user is empty; give the acting user's name, or leave --user out to use SPM_USER")
     configure_logging(verbose=args.verbose)
     try:
         return int(args.handler(args) or 0)

@@ -45,6 +45,7 @@ from spm_desktop.services.errors import (
 )
 from spm_desktop.services.period_service import PeriodState
 from spm_desktop.store import audit
+from spm_desktop.store.tables.calc import calc_runs
 from spm_desktop.store.tables.close import adjustments, inquiries, period_states
 from spm_desktop.store.tables.core import audit_log
 
@@ -93,6 +94,28 @@ def approval_blocker(connection: Connection, label: str, user: str) -> str | Non
     return None
 
 
+def _check_run_without_errors(connection: Connection, period: PeriodState) -> None:
+    """Reject approval of a run whose calculation reported errors (a failed formula, a plan conflict).
+
+    Such a run pays 0 or nothing where the error sits, so paying it would be wrong.
+    """
+    run = connection.execute(
+        select(calc_runs.c.status, calc_runs.c.problems).where(calc_runs.c.id == period.latest_run_id)
+    ).first()
+    if run is None or run.status != "complete_with_problems":
+        return
+    errors = [problem for problem in json.loads(run.problems or "[]") if problem.get("severity") == "error"]
+    if not errors:
+        return
+    first = errors[0]
+    where = first.get("participant_id") or first.get("component") or ""
+    raise ConflictError(
+        f"run {period.latest_run_id} of {period.label} has {len(errors)} calculation error(s), for example "
+        f"{where + ': ' if where else ''}{first.get('message', first.get('code', ''))}; "
+        f"fix the plan or data and recalculate {period.label} before approving"
+    )
+
+
 def _check_approvable(connection: Connection, period: PeriodState, user: str) -> None:
     if period.is_closed:
         raise PeriodLockedError(f"{period.label} is already closed; nothing is left to approve")
@@ -109,6 +132,7 @@ def _check_approvable(connection: Connection, period: PeriodState, user: str) ->
             f"{user} ran the latest calculation of {period.label} (run {period.latest_run_id}); "
             "another user must approve it (maker-checker)"
         )
+    _check_run_without_errors(connection, period)
     _check_prior_adjustments_current(connection, period)
     late = adjustment_service.decided_since(connection, period.label, period.calculated_at or "")
     if late:

@@ -75,3 +75,10 @@ def test_help_lists_commands() -> None:
                             check=True)
     for command in ("init", "audit"):
         assert command in result.stdout
+
+
+def test_empty_user_is_usage_error(workspace_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "spm_desktop.cli", "--user", " ", "audit", "verify",
+                             str(workspace_path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "--user is empty" in result.stderr
