@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from spm_desktop.domain.progress import ProgressCallback
+from spm_desktop.exporting.safe import neutralise_text
 from spm_desktop.services.context import Workspace
 
 
@@ -33,9 +34,11 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
 
 
 def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]], stream=None) -> None:
+    """Print CSV with every text cell that a spreadsheet would run as a formula neutralised."""
     writer = csv.writer(stream or sys.stdout, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    for row in rows:
+        writer.writerow([neutralise_text(cell) if isinstance(cell, str) else cell for cell in row])
 
 
 def write_json(value: object, stream=None) -> None:

@@ -24,6 +24,21 @@ def neutralise(text: str) -> str:
     return text
 
 
+def neutralise_text(text: str) -> str:
+    """Neutralise a text cell of a CSV unless it is a plain number such as -1561.00.
+
+    CSV has no cell types, so a negative amount and a formula both start with "-": only
+    text that does not read as a number gets the quote.
+    """
+    if not text.startswith(FORMULA_PREFIXES):
+        return text
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return "'" + text
+    return text if number.is_finite() and text.strip() == text else "'" + text
+
+
 def safe_cell(value: object) -> object:
     """Neutralise text; keep numbers, Decimals, dates and None as they are."""
     if isinstance(value, str):
