@@ -1,7 +1,68 @@
-"""Commands of this group are registered here by the area that owns them."""
+"""``spm calc`` and ``spm results``: calculate a period and print its stored results."""
+
+from __future__ import annotations
 
 import argparse
+import sys
+
+from spm_desktop.cli.common import (
+    add_format_argument,
+    add_period_argument,
+    add_workspace_argument,
+    open_workspace,
+    progress_bar,
+    write_json,
+    write_table,
+)
+from spm_desktop.services import calc_service
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this group's commands; the area's owner fills this in."""
+    calc = subparsers.add_parser(
+        "calc", help="calculate a period",
+        description="Calculate the plans in force for a period and store the run with its lineage. A label "
+                    "coarser than a plan's period (2017 for a quarterly plan) calculates each period inside it, "
+                    "in order, and stores all of them or none.")
+    add_workspace_argument(calc)
+    add_period_argument(calc)
+    calc.set_defaults(handler=_calc)
+
+    results_parser = subparsers.add_parser(
+        "results", help="print the results of the latest calculation of a period",
+        description="One row per participant and component, then Draw and Adjustments rows, then TOTAL.")
+    add_workspace_argument(results_parser)
+    add_period_argument(results_parser)
+    add_format_argument(results_parser, choices=("table", "csv", "json"), default="table")
+    results_parser.set_defaults(handler=_results)
+
+
+def _calc(args: argparse.Namespace) -> int:
+    with open_workspace(args) as workspace, progress_bar(f"Calculating {args.period}") as progress:
+        summaries = calc_service.calculate(workspace, args.period, progress)
+    for summary in summaries:
+        totals = ", ".join(f"{total:f} {currency}" for currency, total in sorted(summary.totals.items())) or "0.00"
+        print(f"{summary.period}: run {summary.run_id}, {summary.participants} participants, "
+              f"{summary.result_count} result rows, {summary.line_count} lines, payout {totals}")
+        for problem in summary.problems:
+            print(f"{summary.period}: {problem}", file=sys.stderr)
+    failed = [summary.period for summary in summaries
+              if any(problem.severity == "error" for problem in summary.problems)]
+    if failed:
+        print(f"error: the calculation of {', '.join(failed)} reported errors (listed above); the run is stored "
+              "for review but cannot be approved. Fix the plan or data and calculate again", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    with open_workspace(args) as workspace:
+        rows = calc_service.period_results(workspace, args.period)
+    if args.format == "csv":
+        sys.stdout.write(calc_service.format_csv(rows))
+        return 0
+    header, texts = calc_service.format_rows(rows)
+    if args.format == "json":
+        write_json([dict(zip(header, row, strict=True)) for row in texts])
+    else:
+        write_table(header, texts)
+    return 0

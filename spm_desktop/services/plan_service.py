@@ -2,22 +2,23 @@
 
 A plan is stored as the YAML document it was loaded or saved from, one row per
 version. Versions are immutable: a change is saved as the next version, with its
-author, time and reason, and an audit entry holding the previous and the new
-document's fingerprint. Only a version's status (draft, active, retired) changes in
-place. A new version may not take effect inside a closed period, because closed
-results never change; its ``effective_from`` must come after the last closed period
-it would cover.
+author, time and reason, and an audit entry with the previous and the new document's
+fingerprint. Only a version's status (draft, active, retired) changes in place. Closed
+results never change, so an active version may not take effect inside a closed period:
+its ``effective_from`` must come after the last closed period it would cover.
 
-Which version is in force: for each plan name, the active version with the highest
-number whose effective range overlaps the period (so version 2 effective from July
-replaces version 1 from July on, and version 1 still governs the first half year).
+Which version is in force on a day: of the active versions of a plan whose effective
+range contains the day, the one with the highest number. So version 2 effective from
+July replaces version 1 from July on, and version 1 still governs the first half year.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import Connection, and_, func, or_, select
@@ -25,7 +26,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from spm_desktop.domain import plans as plan_domain
 from spm_desktop.domain.canonical import sha256_hex
 from spm_desktop.domain.problems import Problem, has_errors
-from spm_desktop.services import period_service
+from spm_desktop.services import audit_service, period_service
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import ConflictError, NotFoundError, SpmError, ValidationError
 from spm_desktop.store.tables.calc import PLAN_STATUSES, plans
@@ -59,7 +60,7 @@ class PlanVersion:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What ``load`` did: the version stored (or found unchanged) and the warnings."""
+    """Outcome of ``load``: the version stored (or found unchanged) and the warnings."""
 
     plan: PlanVersion
     created: bool
@@ -87,41 +88,58 @@ def parse(text: str, source: str | None = None) -> plan_domain.Plan:
                               f"{MAX_DOCUMENT_CHARS:,}")
     try:
         return plan_domain.load_plan(text)
-    except plan_domain.PlanError as error:
-        problems = list(getattr(error, "problems", []) or [])
+    except plan_domain.PlanFormatError as error:
+        problems = list(error.problems)
         where = f"{source}: " if source else ""
         raise ValidationError(f"{where}the plan is invalid: {error}", problems) from error
 
 
-def known_inputs(connection: Connection) -> tuple[set[str] | None, set[str] | None]:
-    """Return the metric keys in the catalog and the quota keys imported, None where none exist yet.
+@dataclass(frozen=True)
+class ValidationKeys:
+    """Keys a plan may refer to: the metric catalog's keys (None without a catalog) and imported quota keys."""
 
-    None tells validation to skip that check: plans may be loaded before metrics or
-    quotas, and the calculation reports what is still missing then.
-    """
-    return _metric_keys(connection), _quota_keys(connection)
-
-
-def _metric_keys(connection: Connection) -> set[str] | None:
-    try:
-        from spm_desktop.services import metric_service
-    except ImportError:
-        return None
-    keys = metric_service.metric_keys(connection)
-    return set(keys) or None
+    metrics: frozenset[str] | None
+    quotas: frozenset[str]
 
 
-def _quota_keys(connection: Connection) -> set[str] | None:
+def validation_keys(connection: Connection) -> ValidationKeys:
     from spm_desktop.store.tables.records import quotas
 
-    keys = {key for (key,) in connection.execute(select(quotas.c.quota_key).distinct())}
-    return keys or None
+    quota_keys = frozenset(key for (key,) in connection.execute(select(quotas.c.quota_key).distinct()))
+    return ValidationKeys(_metric_keys(connection), quota_keys)
+
+
+def read_validation_keys(workspace: Workspace) -> ValidationKeys:
+    with workspace.read() as connection:
+        return validation_keys(connection)
+
+
+def _metric_keys(connection: Connection) -> frozenset[str] | None:
+    from spm_desktop.services import metric_service  # imported here: the metric service reads plans too
+
+    return frozenset(metric_service.metric_keys(connection))
+
+
+def validate_against(plan: plan_domain.Plan, keys: ValidationKeys) -> list[Problem]:
+    """Check a plan against the domain rules and the given metric and quota keys.
+
+    Plans may be loaded before any quota is imported: then unknown quota keys are
+    warnings, and the calculation reports a missing quota per participant.
+    """
+    used_metrics = {component.metric for component in plan.components}
+    used_quotas = {component.quota for component in plan.components if component.quota}
+    metric_keys = used_metrics if keys.metrics is None else keys.metrics
+    problems = plan_domain.validate_plan(plan, metric_keys, keys.quotas or used_quotas)
+    if not keys.quotas and used_quotas:
+        problems.append(Problem("plan.no_quotas", "no quotas are imported yet; quota keys "
+                                f"{', '.join(sorted(used_quotas))} are checked when a period is calculated",
+                                severity="warning"))
+    return problems
 
 
 def validate(connection: Connection, plan: plan_domain.Plan) -> list[Problem]:
     """Check a plan against the domain rules and the workspace's metrics and quota keys."""
-    metric_keys, quota_keys = known_inputs(connection)
-    return plan_domain.validate_plan(plan, metric_keys, quota_keys)
+    return validate_against(plan, validation_keys(connection))
 
 
 def check_text(workspace: Workspace, text: str) -> tuple[plan_domain.Plan | None, list[Problem]]:
@@ -141,14 +159,16 @@ def load(workspace: Workspace, text: str, *, source: str | None = None, reason: 
          status: str = "active") -> LoadResult:
     """Store plan YAML as a new version after validating it.
 
-    The document's ``version`` decides the number: missing means the next free number;
-    a number already stored with the same document returns that version unchanged; a
-    stored number with a different document is rejected, because versions are immutable.
+    The document's ``version`` (1 when missing) decides the number. A document already
+    stored under its name returns that version unchanged. Stored versions are immutable,
+    so a version number that is stored, or lower than the latest, is rejected.
     """
     plan = parse(text, source)
     with workspace.transaction() as unit:
         connection = unit.connection
         problems = validate(connection, plan)
+        if status == "active":
+            problems += assignment_conflicts(connection, plan)
         if has_errors(problems):
             raise ValidationError(_rejection(plan.name, problems, source), problems)
         existing = _find_same_document(connection, plan.name, text)
@@ -168,14 +188,36 @@ def save_new_version(workspace: Workspace, plan: plan_domain.Plan, *, reason: st
     with workspace.transaction() as unit:
         connection = unit.connection
         number = _next_version(connection, plan.name)
-        plan = plan_domain.with_version(plan, number)
+        plan = dataclasses.replace(plan, version=number)
         problems = validate(connection, plan)
+        if status == "active":
+            problems += assignment_conflicts(connection, plan)
         if has_errors(problems):
             raise ValidationError(_rejection(plan.name, problems, None), problems)
         text = plan_domain.dump_plan(plan)
         stored = _insert_version(unit, plan, text, number, status, reason.strip(), action="plan.save")
     log.info("plan %r version %d saved", stored.name, stored.version)
     return stored
+
+
+def assignment_conflicts(connection: Connection, plan: plan_domain.Plan) -> list[Problem]:
+    """Return a problem for each imported participant whom ``plan`` would put on a second plan.
+
+    Versions of the plan's own name are left out: a new version takes over from its
+    effective date. Participants imported later are checked again by every calculation.
+    """
+    from spm_desktop.services import record_service
+
+    end = plan.effective_to or dt.date.max
+    others = [other for _version, other in plans_in_force(connection, plan.effective_from, end)
+              if other.name != plan.name]
+    if not others:
+        return []
+    participants = record_service.load_frame(connection, "participants")
+    if participants.empty:
+        return []
+    _assignments, problems = plan_domain.assign_plans([*others, plan], participants, plan.effective_from, end)
+    return problems
 
 
 def _rejection(name: str, problems: list[Problem], source: str | None) -> str:
@@ -203,12 +245,10 @@ def _next_version(connection: Connection, name: str) -> int:
 def _version_number(connection: Connection, plan: plan_domain.Plan) -> int:
     following = _next_version(connection, plan.name)
     stated = plan.version
-    if stated is None:
-        return following
-    taken = connection.execute(
+    existing = connection.execute(
         select(plans.c.id).where(plans.c.name == plan.name, plans.c.version == stated)
     ).first()
-    if taken is not None:
+    if existing is not None:
         raise ConflictError(
             f"plan {plan.name!r} version {stated} already exists with different content, and stored versions "
             f"cannot change; set 'version: {following}' in the document to save it as a new version"
@@ -345,18 +385,45 @@ def plan_by_id(connection: Connection, plan_id: int) -> tuple[PlanVersion, plan_
 
 
 def plans_in_force(connection: Connection, start: dt.date, end: dt.date) -> list[tuple[PlanVersion, plan_domain.Plan]]:
-    """Return, per plan name, the active version with the highest number that overlaps [start, end]."""
+    """Return the active plan versions that govern some day between start and end.
+
+    A higher version takes over from its effective_from, so a lower version's effective
+    range ends the day before. The returned Plan carries the shortened range, and the
+    PlanVersion keeps the stored one. A lower version that a higher one covers from
+    its first day is left out. Versions come sorted by name, then version, so the last
+    one of a name is the newest.
+    """
     query = (
         select(plans)
         .where(plans.c.status == "active", plans.c.effective_from <= end,
                or_(plans.c.effective_to.is_(None), plans.c.effective_to >= start))
-        .order_by(plans.c.name, plans.c.version.desc())
+        .order_by(plans.c.name, plans.c.version)
     )
-    chosen: dict[str, tuple[PlanVersion, plan_domain.Plan]] = {}
+    by_name: dict[str, list[object]] = {}
     for row in connection.execute(query):
-        if row.name not in chosen:
-            chosen[row.name] = (_version_from_row(row), plan_domain.load_plan(row.document))
-    return list(chosen.values())
+        by_name.setdefault(row.name, []).append(row)
+    chosen: list[tuple[PlanVersion, plan_domain.Plan]] = []
+    for rows in by_name.values():
+        for index, row in enumerate(rows):
+            window = _governing_window(row, rows[index + 1:])
+            if window is None or window[0] > end or (window[1] is not None and window[1] < start):
+                continue
+            plan = plan_domain.load_plan(row.document)  # type: ignore[attr-defined]
+            plan = dataclasses.replace(plan, effective_from=window[0], effective_to=window[1])
+            chosen.append((_version_from_row(row), plan))
+    return chosen
+
+
+def _governing_window(row: object, higher: list[object]) -> tuple[dt.date, dt.date | None] | None:
+    first: dt.date = row.effective_from  # type: ignore[attr-defined]
+    last: dt.date | None = row.effective_to  # type: ignore[attr-defined]
+    for later in higher:
+        later_from: dt.date = later.effective_from  # type: ignore[attr-defined]
+        if later_from <= first:
+            return None
+        cut = later_from - dt.timedelta(days=1)
+        last = cut if last is None else min(last, cut)
+    return first, last
 
 
 def active_plan_kinds(connection: Connection) -> list[tuple[str, dt.date | None]]:
@@ -385,6 +452,20 @@ def describe(workspace: Workspace, name: str, version: int | None = None) -> str
         return plan_domain.describe_plan(get_plan(connection, name, version))
 
 
+def summary_of(plan: plan_domain.Plan) -> str:
+    """Return the plain-language summary of a plan that is being edited."""
+    return plan_domain.describe_plan(plan)
+
+
+def changes_between(before: plan_domain.Plan, after: plan_domain.Plan) -> list[str]:
+    return plan_domain.diff_plans(before, after)
+
+
+def curve_of(component: plan_domain.Component, quota: Decimal, points: int = 61) -> list[tuple[Decimal, Decimal]]:
+    """Return (attainment, earnings) points of a commission or bonus; ValueError for other components."""
+    return plan_domain.payout_curve(component, quota, points)
+
+
 def diff(workspace: Workspace, name: str, old: int, new: int) -> list[str]:
     """Return the differences between two stored versions of a plan, one line each."""
     with workspace.read() as connection:
@@ -394,13 +475,27 @@ def diff(workspace: Workspace, name: str, old: int, new: int) -> list[str]:
 
 
 def assignment_problems(workspace: Workspace, start: dt.date, end: dt.date) -> list[Problem]:
-    """Check that every participant is on at most one plan per date between start and end."""
+    """Return a problem for every participant on two active plans on the same date between start and end."""
     from spm_desktop.services import record_service
 
     with workspace.read() as connection:
         in_force = [plan for _version, plan in plans_in_force(connection, start, end)]
         participants = record_service.load_frame(connection, "participants")
-    return plan_domain.assignment_conflicts(in_force, participants, start, end)
+    _assignments, problems = plan_domain.assign_plans(in_force, participants, start, end)
+    return problems
+
+
+def period_assignment_problems(workspace: Workspace, period_label: str) -> list[Problem]:
+    """Return the plan assignment conflicts of the days a period label covers."""
+    from spm_desktop.domain.periods import PeriodError, parse_period
+
+    with workspace.read() as connection:
+        fiscal_start = period_service.fiscal_start_month(connection)
+    try:
+        period = parse_period(period_label, fiscal_start_month=fiscal_start)
+    except PeriodError as error:
+        raise ValidationError(str(error)) from None
+    return assignment_problems(workspace, period.start, period.end)
 
 
 def plan_names(connection: Connection) -> list[str]:
@@ -414,3 +509,30 @@ def referenced_metric_keys(connection: Connection) -> set[str]:
         plan = plan_domain.load_plan(row.document)
         keys.update(component.metric for component in plan.components if component.metric)
     return keys
+
+
+# -- audit content check ---------------------------------------------------------------
+
+
+def verify_plan_documents(connection: Connection) -> list[str]:
+    """Compare every stored plan document with its hash and with the hash its audit entry recorded."""
+    import json
+
+    from spm_desktop.store.tables.core import audit_log
+
+    recorded: dict[str, str] = {}
+    query = select(audit_log.c.entity_id, audit_log.c.after).where(
+        audit_log.c.entity_type == "plan", audit_log.c.action.in_(("plan.load", "plan.save")))
+    for entity_id, after in connection.execute(query):
+        recorded[entity_id] = json.loads(after).get("document_hash") if after else None
+    problems = []
+    for row in connection.execute(select(plans.c.name, plans.c.version, plans.c.document, plans.c.document_hash)):
+        digest = sha256_hex(row.document)
+        expected = recorded.get(f"{row.name}@{row.version}")
+        if digest != row.document_hash or digest != expected:
+            problems.append(f"plan {row.name!r} version {row.version} was changed outside SPM Desktop "
+                            "(its document does not match the hash in the audit trail)")
+    return problems
+
+
+audit_service.register_content_check("plan versions", verify_plan_documents)

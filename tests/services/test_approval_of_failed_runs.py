@@ -54,3 +54,31 @@ def test_run_without_errors_can_be_approved(workspace_path: Path, tmp_path: Path
         calc_service.calculate(workspace, "2017-Q3")
         approved = close_service.approve(workspace.as_user("bob"), "2017-Q3")
     assert approved.state == "approved"
+
+
+def test_overlapping_plan_rejected_at_load(workspace_path: Path, tmp_path: Path) -> None:
+    from spm_desktop.services.errors import ValidationError
+
+    with _workspace(workspace_path, tmp_path, "credit * 0.01") as workspace:
+        overlapping = PLAN.replace("Kicker plan", "Second plan").replace("{expression}", "credit * 0.02")
+        with pytest.raises(ValidationError) as raised:
+            plan_service.load(workspace, overlapping, source="second.yaml")
+    messages = " ".join(problem.message for problem in raised.value.problems)
+    assert "Kicker plan" in messages
+    assert "Second plan" in messages
+
+
+def test_new_version_of_same_plan_is_not_a_conflict(workspace_path: Path, tmp_path: Path) -> None:
+    with _workspace(workspace_path, tmp_path, "credit * 0.01") as workspace:
+        second = PLAN.replace("version: 1", "version: 2").replace("{expression}", "credit * 0.02")
+        result = plan_service.load(workspace, second, source="v2.yaml")
+    assert result.plan.version == 2
+
+
+def test_calc_cli_exits_1_on_calculation_errors(workspace_path: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from spm_desktop.cli import main
+
+    _workspace(workspace_path, tmp_path, "credit / 0").close()
+    assert main(["--user", "alice", "calc", str(workspace_path), "--period", "2017-Q3"]) == 1
+    assert "cannot be approved" in capsys.readouterr().err

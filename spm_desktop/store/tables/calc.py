@@ -6,9 +6,9 @@ balances are written in one transaction together with the run's audit entry, so 
 exists completely or not at all. Every result and line carries ``row_hash``, the SHA-256
 of its content, and the audit entry of the run records a hash over all row hashes.
 
-Money that the engine calculated is stored in the currency's minor unit (``_minor``);
-exact decimals (metric values, quotas, attainment, shares, FX rates, unrounded earnings)
-are stored as text so nothing passes through binary floating point.
+Money that the engine calculated is stored in the currency's minor unit (``_minor``).
+Exact decimals (metric values, quotas, attainment, shares, FX rates, unrounded earnings)
+are stored as text, so nothing passes through binary floating point.
 """
 
 from sqlalchemy import (
@@ -29,7 +29,11 @@ from spm_desktop.store.tables.base import metadata
 PLAN_STATUSES = ("draft", "active", "retired")
 RUN_KINDS = ("official", "scenario")
 RESULT_ROW_KINDS = ("component", "draw", "adjustments", "total")
-LINE_KINDS = ("sale", "reversal", "clawback", "draw", "hold", "release", "adjustment")
+# A line's kind: a credited sale, a reversal, a clawback, a hold release, the draw or an
+# adjustment. The engine also adds component-level lines: a year-to-date true-up, the
+# part a cap or gate removed, and a bonus or formula payout.
+LINE_KINDS = ("sale", "reversal", "clawback", "release", "draw", "adjustment", "true_up", "cap", "gate", "bonus",
+              "formula")
 
 plans = Table(
     "plans",
@@ -104,21 +108,26 @@ result_lines = Table(
     Column("run_id", Integer, ForeignKey("calc_runs.id"), nullable=False, index=True),
     Column("result_id", Integer, ForeignKey("results.id"), index=True),
     Column("participant_id", String(64), nullable=False),
+    Column("plan", String(200), nullable=False),
     Column("component", String(200), nullable=False),
-    Column("line_kind", String(16), nullable=False),  # sale | reversal | clawback | draw | hold | release | adjustment
+    Column("line_kind", String(16), nullable=False),  # one of LINE_KINDS
     Column("deal_row_id", Integer),  # the deals row the line was calculated from
     Column("deal_id", String(128)),
     Column("line_id", String(128)),
     Column("credit_date", Date),
     Column("share", Text),
     Column("credit_kind", String(16)),  # owner | split | overlay | team
-    Column("credited", Text),  # credited amount in the plan currency, exact
+    Column("via_participant_id", String(64)),  # the team member whose credit rolled up to a manager
+    Column("amount", Text),  # the deal amount in the deal's currency, exact
     Column("deal_currency", String(3)),
+    Column("credited", Text),  # credited amount in the plan currency, exact
     Column("fx_rate", Text),
     Column("bands", Text),  # JSON list of the bands the line fell in
     Column("rates", Text),  # JSON list of the rates applied
     Column("exact_earnings", Text),
-    Column("earnings_minor", Integer, nullable=False),
+    Column("earnings_minor", Integer, nullable=False),  # the statement line (largest remainder)
+    Column("paid_now_minor", Integer, nullable=False),  # the part paid in this period
+    Column("held_minor", Integer, nullable=False),  # the part held back until a later period
     Column("currency", String(3), nullable=False),
     Column("source_batch", Integer),
     Column("source_row", Integer),
@@ -126,8 +135,8 @@ result_lines = Table(
     Column("row_hash", String(64), nullable=False),
 )
 
-# What a run carries into later periods of the plan year: draw balances, held amounts
-# and capped year-to-date amounts, one row per participant, plan, component and kind.
+# Balances a run carries into later periods of the plan year (draw balances and held
+# amounts), one row per participant, plan, component and kind.
 calc_balances = Table(
     "calc_balances",
     metadata,
