@@ -16,7 +16,7 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -42,7 +42,6 @@ DEFAULT_WINDOW_WEEKS = 2
 # period is reported as a jump.
 DEFAULT_JUMP_POINTS = Decimal("0.10")
 MIN_CORRELATION_SIZE = 3
-TOP_SHARE = Decimal("0.1")
 
 
 # --- Inputs -----------------------------------------------------------------------------
@@ -54,7 +53,7 @@ class ParticipantOutcome:
 
     ``earnings`` is the period payout (the TOTAL result row). ``attainment`` is the
     attainment of the participant's main quota component, or None without a quota.
-    ``credited`` is the revenue credited to them in the plan currency; ``margin`` is that
+    ``credited`` is the revenue credited to them in the plan currency. ``margin`` is that
     revenue less the cost of the deals, or None when no deal carries a cost.
     ``target_incentive`` is the on-target incentive for the same period, if known.
     """
@@ -116,8 +115,10 @@ _METRIC_CALL = re.compile(r"""metric\(\s*["']([^"']+)["']\s*\)""")
 class PlanOutline:
     """A plan version reduced to what the review counts.
 
-    ``assigned_ids`` holds the participant ids when the plan is assigned by ids (None
+    ``assigned_ids`` contains the participant ids when the plan is assigned by ids (None
     when it is assigned by role). ``participants`` are the ids on the plan in the period.
+    ``exceptions`` counts the calculation problems recorded for those participants, such
+    as a missing quota or credit dated outside their employment.
     """
 
     name: str
@@ -127,6 +128,7 @@ class PlanOutline:
     participants: tuple[str, ...] = ()
     adjustments: int = 0
     quota_overrides: int = 0
+    exceptions: int = 0
 
 
 # --- Rank correlation -------------------------------------------------------------------
@@ -170,7 +172,7 @@ def spearman(xs: Sequence[Decimal], ys: Sequence[Decimal]) -> Decimal | None:
 
 
 def describe_strength(rho: Decimal) -> str:
-    """Name the strength of a correlation the way a comp analyst would say it."""
+    """Return the strength of a correlation in words ("a strong positive", "no")."""
     size = abs(rho)
     if size >= Decimal("0.7"):
         strength = "strong"
@@ -192,6 +194,7 @@ class ScatterPoint:
     name: str
     attainment: Decimal
     earnings: Decimal
+    plan: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def pay_for_performance(outcomes: Sequence[ParticipantOutcome]) -> PayForPerform
     by_credited = spearman([o.earnings for o in outcomes], [o.credited for o in outcomes])
     with_margin = [o for o in outcomes if o.margin is not None]
     by_margin = spearman([o.earnings for o in with_margin], [o.margin for o in with_margin])
-    points = tuple(ScatterPoint(o.participant_id, o.name, o.attainment, o.earnings) for o in with_quota)
+    points = tuple(ScatterPoint(o.participant_id, o.name, o.attainment, o.earnings, o.plan) for o in with_quota)
     return PayForPerformance(by_attainment, by_credited, by_margin, len(with_quota), points,
                              _explain_pay_for_performance(by_attainment, by_credited, len(with_quota)))
 
@@ -247,7 +250,7 @@ class TopOverlap:
 def top_decile(outcomes: Sequence[ParticipantOutcome], key: str) -> tuple[str, ...]:
     """Return the ids of the top tenth (at least one) by ``earnings`` or ``attainment``.
 
-    The decile holds ceil(n / 10) participants; ties at the cut-off are broken by
+    The decile contains ceil(n / 10) participants. Ties at the cut-off are broken by
     participant id, so the list is deterministic but may leave out an equal value.
     """
     ranked = [o for o in outcomes if getattr(o, key) is not None]
@@ -288,8 +291,8 @@ def _explain_overlap(overlap: Decimal | None, size: int, earners_only: tuple[str
 
 def _name_list(ids: Iterable[str], names: dict[str, str], limit: int = 5) -> str:
     ids = list(ids)
-    shown = ", ".join(names.get(pid, pid) for pid in ids[:limit])
-    return shown if len(ids) <= limit else f"{shown} and {len(ids) - limit} more"
+    listed = ", ".join(names.get(pid, pid) for pid in ids[:limit])
+    return listed if len(ids) <= limit else f"{listed} and {len(ids) - limit} more"
 
 
 # --- Figure 3: attainment and payout distributions --------------------------------------
@@ -448,14 +451,15 @@ def _cost_rows(outcomes: Sequence[ParticipantOutcome], group_of) -> tuple[CostRo
 def _explain_cost(overall: Decimal | None, by_plan: tuple[CostRow, ...]) -> str:
     if overall is None:
         return "No revenue was credited in the period, so the cost of sales cannot be computed."
-    text = f"Incentive pay cost {format_percent(overall)} of revenue"
+    text = f"Incentive pay cost {format_percent(overall)} of revenue."
     priced = [row for row in by_plan if row.cost_of_sales is not None]
     if len(priced) > 1:
         highest = max(priced, key=lambda row: row.cost_of_sales)
         lowest = min(priced, key=lambda row: row.cost_of_sales)
-        text += (f"; plan {highest.group} costs the most ({format_percent(highest.cost_of_sales)}) "
-                 f"and plan {lowest.group} the least ({format_percent(lowest.cost_of_sales)})")
-    return text + "."
+        text += (f" Against the revenue credited to its own participants, plan {highest.group} costs the most "
+                 f"({format_percent(highest.cost_of_sales)}) and plan {lowest.group} the least "
+                 f"({format_percent(lowest.cost_of_sales)}).")
+    return text
 
 
 # --- Figure 5: behaviours not paid for --------------------------------------------------
@@ -538,6 +542,7 @@ class ComplexityRow:
     version: int
     components: int
     conditional_terms: int  # gates, caps, holds, formulas and per-deal grains
+    exceptions: int  # calculation problems recorded for the plan's participants
     overrides: int  # manual adjustments and quota overrides in the period
     participants: int
     one_off: bool  # assigned by ids to one or two people
@@ -562,7 +567,7 @@ def plan_complexity(plans: Sequence[PlanOutline]) -> PlanComplexity:
         if one_off:
             one_off_people.extend(plan.assigned_ids)
         rows.append(ComplexityRow(plan.name, plan.version, len(plan.components),
-                                  sum(c.conditional_terms() for c in plan.components),
+                                  sum(c.conditional_terms() for c in plan.components), plan.exceptions,
                                   plan.adjustments + plan.quota_overrides, len(plan.participants), one_off))
     people = tuple(dict.fromkeys(one_off_people))
     return PlanComplexity(tuple(rows), people, _explain_complexity(rows, people))
@@ -573,9 +578,10 @@ def _explain_complexity(rows: list[ComplexityRow], people: tuple[str, ...]) -> s
         return "No plan is in force in the period."
     components = sum(row.components for row in rows)
     terms = sum(row.conditional_terms for row in rows)
+    exceptions = sum(row.exceptions for row in rows)
     overrides = sum(row.overrides for row in rows)
-    text = (f"{len(rows)} plan(s) carry {components} components, {terms} conditional terms "
-            f"and {overrides} overrides in the period")
+    text = (f"{len(rows)} plan(s) carry {components} components and {terms} conditional terms, with "
+            f"{exceptions} calculation exceptions and {overrides} overrides in the period")
     if people:
         text += f"; {len(people)} participant(s) are on one-off plans assigned to one or two people"
     return text + "."
@@ -619,18 +625,23 @@ class ForecastDistortion:
 
 
 def forecast_distortion(deals: pd.DataFrame, plan_of: dict[str, str], periods: Sequence[PeriodWindow],
-                        review_period: str, *, window_weeks: int = DEFAULT_WINDOW_WEEKS,
+                        review_period: str, *, reviewed: Collection[str] | None = None,
+                        window_weeks: int = DEFAULT_WINDOW_WEEKS,
                         jump_points: Decimal = DEFAULT_JUMP_POINTS) -> ForecastDistortion:
     """Measure the share of closed deals and value that lands in the last weeks of each period.
 
+    ``periods`` are the plan periods to measure, in order, because earlier ones give the
+    baseline for jumps. The headline share covers the ``reviewed`` labels, by default the
+    one ``review_period``. A year review passes the year's label and its periods.
+
     ``deals`` are closed deals with ``owner``, ``close_date`` (datetime64) and ``amount``
-    (Int64 counts of 1/10,000); rows without a close date are ignored and rows without
+    (Int64 counts of 1/10,000). Rows without a close date are ignored, and rows without
     an amount count as deals of value 0. ``plan_of`` maps owners to their plan; deals of
     other owners are left out. A period jumps when its late share of value exceeds the
     plan's previous period by ``jump_points`` or more.
 
     NOTE: amounts are summed in their own currencies, so a plan paid on deals in several
-    currencies gets a value share that mixes them; the deal-count share is unaffected.
+    currencies gets a value share that mixes them. The deal-count share is unaffected.
     """
     if window_weeks < 1:
         raise ValueError(f"the late-close window must be at least one week, not {window_weeks}")
@@ -638,7 +649,7 @@ def forecast_distortion(deals: pd.DataFrame, plan_of: dict[str, str], periods: S
     rows: list[DistortionRow] = []
     for plan in sorted(set(plan_of.values())):
         rows.extend(_plan_distortion(frame[frame["plan"] == plan], plan, periods, window_weeks, jump_points))
-    return _summarise_distortion(rows, review_period, window_weeks)
+    return _summarise_distortion(rows, review_period, set(reviewed or {review_period}), window_weeks)
 
 
 def _prepare_deals(deals: pd.DataFrame, plan_of: dict[str, str]) -> pd.DataFrame:
@@ -675,12 +686,13 @@ def _plan_distortion(frame: pd.DataFrame, plan: str, periods: Sequence[PeriodWin
     return rows
 
 
-def _summarise_distortion(rows: list[DistortionRow], review_period: str, window_weeks: int) -> ForecastDistortion:
-    current = [row for row in rows if row.period == review_period]
+def _summarise_distortion(rows: list[DistortionRow], review_period: str, reviewed: set[str],
+                          window_weeks: int) -> ForecastDistortion:
+    current = [row for row in rows if row.period in reviewed]
     value = sum((row.value for row in current), ZERO)
     late_value = sum((row.late_value for row in current), ZERO)
     share = CONTEXT.divide(late_value, value) if value else None
-    expected = current[0].expected_share if current else None
+    expected = _mean([row.expected_share for row in current]) if current else None
     jumps = tuple(row for row in rows if row.jump)
     weeks = "week" if window_weeks == 1 else f"{window_weeks} weeks"
     if share is None:
@@ -700,7 +712,7 @@ def _summarise_distortion(rows: list[DistortionRow], review_period: str, window_
 
 @dataclass(frozen=True)
 class Headline:
-    """One figure of the review as a number and a sentence, for lists, CSV and the command line."""
+    """A figure of the review as one number and one sentence, for lists, CSV and the command line."""
 
     key: str
     title: str
@@ -850,10 +862,10 @@ def _explain_comparison(actual_cost: Decimal, scenario_cost: Decimal, count: int
 def attainment_for_payout(curve: Sequence[tuple[Decimal, Decimal]], payout: Decimal) -> Decimal | None:
     """Return the lowest attainment at which a payout curve reaches ``payout``.
 
-    The curve is a list of (attainment, earnings) points in rising attainment order,
-    read as straight lines between points (exact for marginal tiers at their band edges;
-    a retroactive step shows as a steep segment between two close points). None when the
-    curve never reaches the payout.
+    The curve is a list of (attainment, earnings) points in rising attainment order, read
+    as straight lines between points. That is exact for marginal tiers sampled at their
+    band edges, and a retroactive step shows as a steep segment between two close points.
+    Returns None when the curve never reaches the payout.
     """
     if not curve:
         return None

@@ -111,7 +111,8 @@ def test_top_overlap_explanation_names_people():
     assert "Performing at the top without being paid at the top: Dee." in figure.explanation
 
 
-def test_top_decile_of_eleven_is_two_with_ties_by_id():
+def test_top_decile_breaks_ties_by_id():
+    # eleven equal earners make a decile of two
     outcomes = [ParticipantOutcome(f"P{i:02d}", f"N{i}", "AE", None, D(100), D(1)) for i in range(11)]
     assert review.top_decile(outcomes, "earnings") == ("P00", "P01")
 
@@ -196,8 +197,8 @@ def test_cost_of_sales_per_region():
 
 def test_cost_of_sales_explanation_names_plans():
     figure = review.cost_of_sales(OUTCOMES, revenue=D(300000))
-    assert figure.explanation == ("Incentive pay cost 5.7% of revenue; plan SE costs the most (12.7%) "
-                                  "and plan AE the least (3.8%).")
+    assert figure.explanation == ("Incentive pay cost 5.7% of revenue. Against the revenue credited to its own "
+                                  "participants, plan SE costs the most (12.7%) and plan AE the least (3.8%).")
 
 
 def test_cost_of_sales_without_revenue():
@@ -220,7 +221,7 @@ PLANS = [
         ComponentOutline("Bookings commission", "commission", "bookings", gate="attainment >= 0.5", has_cap=True),
         ComponentOutline("Meetings SPIF", "spif", "meetings"),
         ComponentOutline("Kicker", "formula", "bookings", expression='if(metric("pipeline") > 0, 100, 0)'),
-    ), participants=("P1", "P2", "P3"), adjustments=2),
+    ), participants=("P1", "P2", "P3"), adjustments=2, exceptions=1),
     PlanOutline("SE", 2, (
         ComponentOutline("Margin bonus", "bonus", "margin", has_hold=True),
         ComponentOutline("Mystery", "commission", "nps", grain="deal"),
@@ -263,8 +264,15 @@ def test_component_reads_metric_calls_in_gate():
 
 def test_plan_complexity_rows():
     rows = review.plan_complexity(PLANS).rows
-    found = [(r.plan, r.components, r.conditional_terms, r.overrides, r.participants, r.one_off) for r in rows]
-    assert found == [("AE", 3, 3, 2, 3, False), ("SE", 2, 2, 0, 2, True)]
+    found = [(r.plan, r.components, r.conditional_terms, r.exceptions, r.overrides, r.participants, r.one_off)
+             for r in rows]
+    assert found == [("AE", 3, 3, 1, 2, 3, False), ("SE", 2, 2, 0, 0, 2, True)]
+
+
+def test_plan_complexity_explanation():
+    assert review.plan_complexity(PLANS).explanation == (
+        "2 plan(s) carry 5 components and 5 conditional terms, with 1 calculation exceptions and 2 overrides in "
+        "the period; 2 participant(s) are on one-off plans assigned to one or two people.")
 
 
 def test_plan_complexity_one_off_participants():
@@ -423,3 +431,18 @@ def test_parity_beyond_curve_end():
 
 def test_attainment_never_reached():
     assert review.attainment_for_payout(SCENARIO_CURVE, D(11000)) is None
+
+
+def test_distortion_over_several_reviewed_periods():
+    # AE 100 + 500 late of 500 + 600, SE 0 of 1,000: 600 / 2,100
+    figure = review.forecast_distortion(_deals(), PLAN_OF, PERIODS, "2017-H1", reviewed=["2017-Q1", "2017-Q2"])
+    assert close(figure.late_value_share, D(2) / D(7))
+
+
+def test_build_review_of_nobody():
+    result = review.build_review("2017-Q2", "USD", [], [], [])
+    values = {headline.key: headline.value for headline in result.headlines()}
+    assert values["pay_for_performance"] is None
+    assert values["top_overlap"] is None
+    assert values["distributions"] is None
+    assert values["cost_of_sales"] is None
