@@ -121,7 +121,8 @@ def test_signals_area_offers_quarters_newest_first(area):
 
 def test_signals_area_empty_until_computed(area):
     assert area.stack.currentWidget() is area.empty
-    assert "Nothing here yet" in area.empty.text()
+    assert "press Compute signals" in area.empty.text()
+    assert "once deals are imported" not in area.empty.text()
 
 
 def test_compute_fills_the_team_view(qtbot, computed):

@@ -111,6 +111,9 @@ class CalculationArea(Area):
         self._clear(NO_WORKSPACE if workspace is None else NO_RESULTS)
         if workspace is not None:
             self._fill_periods(workspace)
+            # Show the suggested period's stored results at once, when it has any.
+            if self.current_label():
+                self.show_period()
 
     def on_data_changed(self, changes: frozenset[str]) -> None:
         if self.workspace is None:

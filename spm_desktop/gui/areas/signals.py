@@ -695,9 +695,13 @@ class SignalsArea(Area):
         self.period_box.blockSignals(False)
         if periods:
             self._period_changed(periods[0])
-        self.empty.setText("Nothing here yet: signals per participant (pipeline, conversion, velocity, earnings "
-                           "pace, forecast movement) and the reason anyone is behind appear here once deals are "
-                           "imported. Choose a period and press Compute signals.")
+            self.empty.setText("Choose a period and a team, then press Compute signals: each participant's "
+                               "pipeline, conversion, velocity, earnings pace and forecast movement appear here, "
+                               "with the reason anyone is behind.")
+        else:
+            self.empty.setText("Nothing here yet: signals per participant (pipeline, conversion, velocity, earnings "
+                               "pace, forecast movement) and the reason anyone is behind appear here once deals "
+                               "are imported.")
         self.stack.setCurrentWidget(self.empty)
 
     def on_data_changed(self, changes: frozenset[str]) -> None:
