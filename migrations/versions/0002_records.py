@@ -91,11 +91,9 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_participants_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_participants")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_participants_record_key")),
     )
-    op.create_index(op.f("ix_records_participants_batch_id"), "records_participants", ["batch_id"])
+    op.create_index(op.f("ix_records_participants_record_key"), "records_participants", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_participants_manager_id"), "records_participants", ["manager_id"])
     op.create_table(
         "records_hierarchy",
@@ -110,11 +108,9 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_hierarchy_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_hierarchy")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_hierarchy_record_key")),
     )
-    op.create_index(op.f("ix_records_hierarchy_batch_id"), "records_hierarchy", ["batch_id"])
+    op.create_index(op.f("ix_records_hierarchy_record_key"), "records_hierarchy", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_hierarchy_participant_id"), "records_hierarchy", ["participant_id"])
     op.create_table(
         "records_deals",
@@ -138,13 +134,10 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_deals_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_deals")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_deals_record_key")),
     )
-    op.create_index(op.f("ix_records_deals_batch_id"), "records_deals", ["batch_id"])
+    op.create_index(op.f("ix_records_deals_record_key"), "records_deals", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_deals_close_date"), "records_deals", ["close_date"])
-    op.create_index(op.f("ix_records_deals_deal_id"), "records_deals", ["deal_id"])
     op.create_index(op.f("ix_records_deals_owner"), "records_deals", ["owner"])
     op.create_table(
         "records_credit_splits",
@@ -158,11 +151,9 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_credit_splits_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_credit_splits")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_credit_splits_record_key")),
     )
-    op.create_index(op.f("ix_records_credit_splits_batch_id"), "records_credit_splits", ["batch_id"])
+    op.create_index(op.f("ix_records_credit_splits_record_key"), "records_credit_splits", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_credit_splits_deal_id"), "records_credit_splits", ["deal_id"])
     op.create_index(op.f("ix_records_credit_splits_participant_id"), "records_credit_splits", ["participant_id"])
     op.create_table(
@@ -178,11 +169,9 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_quotas_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_quotas")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_quotas_record_key")),
     )
-    op.create_index(op.f("ix_records_quotas_batch_id"), "records_quotas", ["batch_id"])
+    op.create_index(op.f("ix_records_quotas_record_key"), "records_quotas", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_quotas_participant_id"), "records_quotas", ["participant_id"])
     op.create_index(op.f("ix_records_quotas_period"), "records_quotas", ["period"])
     op.create_table(
@@ -199,12 +188,10 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_stage_history_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.Column("generated", sa.Boolean(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_stage_history")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_stage_history_record_key")),
     )
-    op.create_index(op.f("ix_records_stage_history_batch_id"), "records_stage_history", ["batch_id"])
+    op.create_index(op.f("ix_records_stage_history_record_key"), "records_stage_history", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_stage_history_deal_id"), "records_stage_history", ["deal_id"])
     op.create_table(
         "records_activities",
@@ -219,12 +206,10 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_activities_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.Column("generated", sa.Boolean(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_activities")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_activities_record_key")),
     )
-    op.create_index(op.f("ix_records_activities_batch_id"), "records_activities", ["batch_id"])
+    op.create_index(op.f("ix_records_activities_record_key"), "records_activities", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_activities_date"), "records_activities", ["date"])
     op.create_index(op.f("ix_records_activities_participant_id"), "records_activities", ["participant_id"])
     op.create_table(
@@ -240,11 +225,9 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_fx_rates_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_fx_rates")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_fx_rates_record_key")),
     )
-    op.create_index(op.f("ix_records_fx_rates_batch_id"), "records_fx_rates", ["batch_id"])
+    op.create_index(op.f("ix_records_fx_rates_record_key"), "records_fx_rates", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_fx_rates_date"), "records_fx_rates", ["date"])
     op.create_table(
         "records_adjustments",
@@ -260,11 +243,9 @@ def upgrade() -> None:
             sa.ForeignKey("import_batches.id", name=op.f("fk_records_adjustments_batch_id_import_batches")), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
         sa.Column("record_key", sa.Text(), nullable=False),
-        sa.Column("row_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_adjustments")),
-        sa.UniqueConstraint("record_key", name=op.f("uq_records_adjustments_record_key")),
     )
-    op.create_index(op.f("ix_records_adjustments_batch_id"), "records_adjustments", ["batch_id"])
+    op.create_index(op.f("ix_records_adjustments_record_key"), "records_adjustments", ["record_key"], unique=True)
     op.create_index(op.f("ix_records_adjustments_participant_id"), "records_adjustments", ["participant_id"])
     op.create_index(op.f("ix_records_adjustments_period"), "records_adjustments", ["period"])
 

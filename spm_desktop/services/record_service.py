@@ -2,10 +2,10 @@
 
 ``load_frame`` is how metrics, calculation, signals and tie-out read records. Its frame
 follows the contract in ``domain.records``: one column per field in spec order, then
-the extra attributes of the rows in order of first appearance, then the lineage
-columns ``_row_id`` (the table row id), ``_batch_id`` (the import batch that last wrote
-the row, ``<NA>`` for rows that no import wrote) and ``_source_row`` (the 1-based row in
-that batch's file). Tables with the demo flag add ``_generated`` (bool).
+the extra attributes of the rows in order of first appearance. The lineage columns
+come last. ``_row_id`` is the table row id, ``_batch_id`` the import batch that last
+wrote the row (``<NA>`` for rows that no import wrote) and ``_source_row`` the 1-based
+row in that batch's file. Tables with the demo flag add ``_generated`` (bool).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from spm_desktop.domain.records import RECORD_SETS, FieldSpec, RecordSetSpec, record_set
 from spm_desktop.store.tables.records import GENERATED_FLAG_SETS, RECORD_TABLES, column_name, import_batches
@@ -50,22 +50,76 @@ def table_of(name: str) -> Table:
 
 
 def load_frame(connection: Connection, record_set: str, *, date_from: dt.date | str | None = None,
-               date_to: dt.date | str | None = None, date_field: str | None = None) -> pd.DataFrame:
+               date_to: dt.date | str | None = None, date_field: str | None = None,
+               share_values: bool = False) -> pd.DataFrame:
     """Load the records of a set as a frame, optionally limited to a date range.
 
     ``date_from`` and ``date_to`` are inclusive and accept dates, datetimes or ISO text.
     They filter on ``date_field`` (default: close_date for deals, changed_at for
-    stage_history, date for activities and fx_rates, start_date for hierarchy); rows with
-    no value in that field are left out when a range is given. Rows come in table order
+    stage_history, date for activities and fx_rates, start_date for hierarchy). Rows
+    with no value in that field are left out when a range is given. Rows come in table order
     (import order). Raises ValueError for an unknown record set or date field.
+
+    ``share_values`` makes equal text values of a column one object. That saves memory on
+    large frames (1,000,000 deals of 12 filled fields: peak RSS about 0.9 GB instead of
+    1.2 GB) but makes the load about 1.5 times slower (measured on a loaded 2-core machine).
     """
     spec = spec_of(record_set)
     table = RECORD_TABLES[spec.name]
     query = select(*_selected_columns(spec, table)).order_by(table.c.id)
     if date_from is not None or date_to is not None:
         query = query.where(*_date_conditions(spec, table, date_from, date_to, date_field))
-    rows = connection.execute(query).fetchall()
-    return _frame_from_rows(spec, rows)
+    width = len(spec.fields) + 4 + (1 if spec.name in GENERATED_FLAG_SETS else 0)
+    shared = [index for index, field in enumerate(spec.fields)
+              if share_values and field.kind in ("id", "text", "date", "datetime", "decimal")]
+    return _frame_from_columns(spec, _fetch_columns(connection, query, width, shared))
+
+
+FETCH_CHUNK = 100_000
+
+
+def _fetch_columns(connection: Connection, query: Select, width: int, shared: list[int]) -> list[np.ndarray]:
+    """Run a query and return one object array per selected column.
+
+    On SQLite the rows come through the driver's cursor in chunks, because building
+    SQLAlchemy Row objects takes several times longer than the fetch itself for a
+    million rows. Each chunk becomes a 2-D array at once, and the text columns listed in
+    ``shared`` keep one object per distinct value (the driver makes one per cell).
+    """
+    if connection.dialect.name != "sqlite" or connection.dialect.paramstyle != "qmark":
+        rows = [tuple(row) for row in connection.execute(query)]
+        return _split_columns([np.array(rows, dtype=object).reshape(len(rows), width)], width)
+    compiled = query.compile(dialect=connection.dialect)
+    parameters = [compiled.params[name] for name in compiled.positiontup or ()]
+    cursor = connection.connection.cursor()
+    chunks: list[np.ndarray] = []
+    caches: dict[int, dict | None] = {}
+    try:
+        cursor.execute(str(compiled), parameters)
+        while True:
+            rows = cursor.fetchmany(FETCH_CHUNK)
+            if not rows:
+                break
+            chunk = np.array(rows, dtype=object).reshape(len(rows), width)
+            del rows
+            for index in shared:
+                cache = caches.setdefault(index, {})
+                if cache is not None:
+                    column = chunk[:, index]
+                    chunk[:, index] = list(map(cache.setdefault, column, column))
+                    # A mostly distinct column (ids) is not worth a cache entry per value.
+                    if len(cache) > len(column) // 2:
+                        caches[index] = None
+            chunks.append(chunk)
+    finally:
+        cursor.close()
+    return _split_columns(chunks, width)
+
+
+def _split_columns(chunks: list[np.ndarray], width: int) -> list[np.ndarray]:
+    if not chunks:
+        return [np.empty(0, dtype=object) for _ in range(width)]
+    return [np.concatenate([chunk[:, index] for chunk in chunks]) for index in range(width)]
 
 
 def _selected_columns(spec: RecordSetSpec, table: Table) -> list:
@@ -89,7 +143,7 @@ def _date_conditions(spec: RecordSetSpec, table: Table, date_from: object, date_
     if date_from is not None:
         conditions.append(column >= _iso_day(date_from))
     if date_to is not None:
-        # A datetime column holds 'YYYY-MM-DD HH:MM:SS', which sorts after the bare day.
+        # A datetime column contains 'YYYY-MM-DD HH:MM:SS', which sorts after the bare day.
         conditions.append(column < _iso_day(_next_day(date_to)))
     return conditions
 
@@ -108,11 +162,7 @@ def _next_day(value: object) -> dt.date:
     return dt.date.fromisoformat(_iso_day(value)) + dt.timedelta(days=1)
 
 
-def _frame_from_rows(spec: RecordSetSpec, rows: Sequence[Sequence[object]]) -> pd.DataFrame:
-    width = len(spec.fields) + 4 + (1 if spec.name in GENERATED_FLAG_SETS else 0)
-    # One 2-D object array is about twice as fast to split into columns as zip(*rows).
-    columns = np.array(rows, dtype=object) if rows else np.empty((0, width), dtype=object)
-    columns = columns.T
+def _frame_from_columns(spec: RecordSetSpec, columns: list[np.ndarray]) -> pd.DataFrame:
     data: dict[str, object] = {}
     for index, field in enumerate(spec.fields):
         data[field.name] = _field_series(field, columns[index])

@@ -12,10 +12,10 @@ Every record set of ``domain.records`` has one table, named ``records_<set>`` (s
 Each row also stores ``batch_id`` (the import that last wrote it, NULL for rows that
 no import wrote), ``source_row`` (the 1-based row in that file), ``attributes`` (a JSON
 object of the columns the mapping did not name, values as text, NULL when there are
-none), ``record_key`` (the natural key as canonical JSON, unique per table) and
-``row_hash`` (a digest of the stored values, so re-imports find unchanged rows without
-reading them back). ``stage_history`` and ``activities`` carry ``generated``, true for
-rows that the demo generator made up.
+none) and ``record_key`` (unique per table: ``json.dumps`` of the natural key's values
+as a list, such as ``["D-1", null, "sale"]``, or a digest of the whole record for sets
+without a natural key; see ``importing.records.record_key``). ``stage_history`` and ``activities`` carry
+``generated``, true for rows that the demo generator made up.
 """
 
 from __future__ import annotations
@@ -79,11 +79,12 @@ saved_mappings = Table(
     UniqueConstraint("record_set", "name", name="uq_saved_mappings_record_set"),
 )
 
-# Extra indexes per record set, besides record_key and batch_id.
+# Indexes per record set besides the unique record_key index. Each index costs time on
+# every import, so only lookups that other areas make are indexed.
 INDEXED_FIELDS: dict[str, tuple[str, ...]] = {
     "participants": ("manager_id",),
     "hierarchy": ("participant_id",),
-    "deals": ("deal_id", "owner", "close_date"),
+    "deals": ("owner", "close_date"),
     "credit_splits": ("deal_id", "participant_id"),
     "quotas": ("participant_id", "period"),
     "stage_history": ("deal_id",),
@@ -125,10 +126,10 @@ def _record_table(name: str) -> Table:
     columns += [_field_column(field, field.name in indexed) for field in spec.fields]
     columns += [
         Column("attributes", Text),
-        Column("batch_id", Integer, ForeignKey("import_batches.id"), index=True),
+        Column("batch_id", Integer, ForeignKey("import_batches.id")),
         Column("source_row", Integer),
-        Column("record_key", Text, nullable=False, unique=True),
-        Column("row_hash", String(32), nullable=False),
+        # A unique index rather than a constraint, so a large import can drop and rebuild it.
+        Column("record_key", Text, nullable=False, unique=True, index=True),
     ]
     if name in GENERATED_FLAG_SETS:
         columns.append(Column("generated", Boolean, nullable=False, server_default="0"))
