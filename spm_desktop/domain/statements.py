@@ -1,6 +1,6 @@
 """Payout statement content: what a participant's statement shows and the hash that proves it.
 
-A ``StatementData`` holds everything a statement prints, already resolved to plain values:
+A ``StatementData`` contains everything a statement prints, already resolved to plain values:
 the header (company, participant, manager, plan and version, period, currency), one
 summary row per component, the per-deal lines of each component, the draw with its
 running balance, clawbacks, manual and prior-period adjustments, held amounts, the
@@ -57,7 +57,11 @@ class ComponentSummary:
 
 @dataclass(frozen=True)
 class StatementLine:
-    """One line of a component's detail: a credited deal, a reversal, a clawback, a hold or a release."""
+    """One line of a component's detail: a credited deal, a reversal, a clawback or a release.
+
+    ``earnings`` is what the line pays in this period, so a component's lines add up to its
+    earnings; ``held`` is the part of the line kept back until a later period.
+    """
 
     component: str
     kind: str
@@ -76,6 +80,9 @@ class StatementLine:
     fx_rate: Decimal | None = None
     exact_earnings: Decimal | None = None
     reference_deal_id: str | None = None
+    held: Decimal | None = None
+    # The team member whose credit rolled up to this participant (credit kind team).
+    via_participant_id: str | None = None
 
 
 @dataclass(frozen=True)

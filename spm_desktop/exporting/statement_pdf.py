@@ -18,6 +18,7 @@ when the process has none. This module is the one exporter that imports Qt.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import re
@@ -25,8 +26,9 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, Qt, QUuid
+from PySide6.QtCore import QBuffer, QByteArray, QHashSeed, QIODevice, QMarginsF, QPointF, QRectF, Qt, QUuid
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -87,22 +89,33 @@ _fonts_loaded = False
 
 
 def ensure_gui_application() -> QGuiApplication:
-    """Return the running QGuiApplication, creating an offscreen one when there is none.
+    """Return the running Qt application, creating an offscreen one when there is none.
 
     Must run on the main thread of a process without a Qt application (the CLI, a worker
     process of the export pool).
     """
+    # The PDF engine keeps embedded fonts in a QHash. With Qt's random per-process seed,
+    # their object order, and so the file's bytes, would change from run to run.
+    QHashSeed.setDeterministicGlobalSeed()
     app = QGuiApplication.instance()
     if app is None:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication(["spm-statements"])
+        # A QApplication (not only a QGuiApplication), so widgets created later in the same
+        # process, as in the GUI or a test session, still work: Qt allows one application object.
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication(["spm-statements"])
     load_fonts()
     return app  # type: ignore[return-value]
 
 
 def load_fonts() -> None:
-    """Register the bundled DejaVu Sans files with Qt once per process."""
+    """Register the bundled DejaVu Sans files with Qt once per process.
+
+    NOTE: a system copy of DejaVu Sans has the same family name, and which of the two Qt
+    picks was not checked; they were the same version (2.37) on the machines tested.
+    """
     global _fonts_loaded
     with _fonts_lock:
         if _fonts_loaded:
@@ -117,8 +130,7 @@ def load_fonts() -> None:
 # --- drawing operations ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TextOp:
+class TextOp(NamedTuple):
     rect: tuple[float, float, float, float]
     text: str
     style: str
@@ -126,14 +138,12 @@ class TextOp:
     color: str = "ink"
 
 
-@dataclass(frozen=True)
-class FillOp:
+class FillOp(NamedTuple):
     rect: tuple[float, float, float, float]
     color: str
 
 
-@dataclass(frozen=True)
-class RuleOp:
+class RuleOp(NamedTuple):
     x1: float
     y1: float
     x2: float
@@ -141,14 +151,12 @@ class RuleOp:
     width: float = 0.5
 
 
-@dataclass(frozen=True)
-class ImageOp:
+class ImageOp(NamedTuple):
     rect: tuple[float, float, float, float]
     data: bytes
 
 
-@dataclass(frozen=True)
-class WatermarkOp:
+class WatermarkOp(NamedTuple):
     text: str
 
 
@@ -171,12 +179,16 @@ STYLES = {
     "company": (13.0, True),
     "title": (10.0, False),
     "section": (10.0, True),
-    "label": (7.5, False),
-    "value": (8.0, False),
-    "value_bold": (8.0, True),
-    "table_head": (7.0, True),
-    "cell": (7.0, False),
-    "cell_bold": (7.0, True),
+    "label": (7.0, False),
+    "value": (7.5, False),
+    "value_small": (6.5, False),
+    "value_tiny": (5.5, False),
+    "name_small": (7.0, True),
+    "name_tiny": (5.5, True),
+    "value_bold": (8.5, True),
+    "table_head": (6.5, True),
+    "cell": (6.5, False),
+    "cell_bold": (6.5, True),
     "payout_label": (9.0, False),
     "payout": (15.0, True),
     "footer": (6.0, False),
@@ -194,20 +206,59 @@ def _font(style: str) -> QFont:
     font.setBold(bold)
     font.setKerning(True)
     font.setHintingPreference(QFont.HintingPreference.PreferNoHinting)
+    # Without ligatures, text copied or extracted from the PDF reads "fi", not the one glyph "ﬁ".
+    font.setFeature(QFont.Tag("liga"), 0)
     return font
 
 
 class _Metrics:
-    """Font metrics per style, used to shorten text that does not fit its cell."""
+    """Font metrics per style, used to shorten text that does not fit its cell.
+
+    Widths are cached per (style, text): statements repeat dates, kinds, rates and
+    customer names, and measuring is most of the layout's cost.
+    """
+
+    _cache_limit = 200_000
 
     def __init__(self) -> None:
-        self._metrics = {style: QFontMetricsF(_font(style)) for style in STYLES}
+        # Measure on a 72 dpi device like the PDF's; the screen's resolution would overstate widths.
+        device = QImage(1, 1, QImage.Format.Format_RGB32)
+        dots_per_metre = round(RESOLUTION / 0.0254)
+        device.setDotsPerMeterX(dots_per_metre)
+        device.setDotsPerMeterY(dots_per_metre)
+        self._device = device
+        self._metrics = {style: QFontMetricsF(_font(style), device) for style in STYLES}
+        self.cached_widths: dict[tuple[str, str], float] = {}
+
+    def width(self, text: str, style: str) -> float:
+        key = (style, text)
+        found = self.cached_widths.get(key)
+        if found is None:
+            if len(self.cached_widths) >= self._cache_limit:
+                self.cached_widths.clear()
+            found = self.cached_widths[key] = self._metrics[style].horizontalAdvance(text)
+        return found
+
+    def fits(self, text: str, style: str, width: float) -> bool:
+        return self.width(text, style) <= width
 
     def fit(self, text: str, style: str, width: float) -> str:
-        metrics = self._metrics[style]
-        if metrics.horizontalAdvance(text) <= width:
+        if self.width(text, style) <= width:
             return text
-        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+        return self._metrics[style].elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
+# One _Metrics per thread: Qt's font metrics objects are reentrant, not thread-safe, and
+# the GUI lays out previews in worker threads.
+_thread_metrics = threading.local()
+
+
+def _metrics() -> _Metrics:
+    """Return this thread's font metrics, created on first use (after the fonts are loaded)."""
+    metrics = getattr(_thread_metrics, "metrics", None)
+    if metrics is None:
+        metrics = _thread_metrics.metrics = _Metrics()
+    return metrics
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -220,28 +271,30 @@ class Column:
     align: str = "left"
 
 
+# Column widths are points on A4 (523 pt between the margins); wider pages scale them.
 SUMMARY_COLUMNS = (
-    Column("Component", 112), Column("Metric (version)", 86), Column("Credit", 66, "right"),
-    Column("Quota", 66, "right"), Column("Attainment", 52, "right"), Column("Band", 38, "right"),
-    Column("Rate", 46, "right"), Column("Earnings", 66, "right"),
+    Column("Component", 122), Column("Metric (version)", 92), Column("Credit", 62, "right"),
+    Column("Quota", 62, "right"), Column("Attainment", 52, "right"), Column("Band", 28, "right"),
+    Column("Rate", 43, "right"), Column("Earnings", 62, "right"),
 )
 DETAIL_COLUMNS = (
-    Column("Date", 47), Column("Deal", 56), Column("Type", 40), Column("Customer", 72), Column("Product", 52),
-    Column("Credit", 52), Column("Credited", 60, "right"), Column("Band(s)", 36, "right"),
-    Column("Rate(s)", 44, "right"), Column("FX rate", 38, "right"), Column("Earnings", 58, "right"),
+    Column("Date", 46), Column("Deal", 56), Column("Type", 37), Column("Customer", 72), Column("Product", 56),
+    Column("Credit", 50), Column("Credited", 50, "right"), Column("Bands", 30, "right"),
+    Column("Rates", 48, "right"), Column("FX", 32, "right"), Column("Earnings", 46, "right"),
 )
-DRAW_COLUMNS = (Column("Period", 120), Column("Earnings", 120, "right"), Column("Draw paid (+) / recovered (-)", 160, "right"),
-                Column("Balance owed after", 120, "right"))
-ADJUSTMENT_COLUMNS = (Column("Kind", 90), Column("Reason", 90), Column("From period", 70), Column("Note", 190),
+DRAW_COLUMNS = (Column("Period", 170), Column("Earnings", 110, "right"),
+                Column("Draw paid (+) / recovered (-)", 140, "right"), Column("Balance owed after", 103, "right"))
+ADJUSTMENT_COLUMNS = (Column("Kind", 70), Column("Reason", 80), Column("From period", 65), Column("Note", 228),
                       Column("Amount", 80, "right"))
-CLAWBACK_COLUMNS = (Column("Date", 60), Column("Reversal", 80), Column("Original deal", 80), Column("Component", 150),
-                    Column("Credited", 70, "right"), Column("Clawback", 80, "right"))
-HOLD_COLUMNS = (Column("Component", 180), Column("Deal", 110), Column("Held until", 130), Column("Held amount", 100, "right"))
+CLAWBACK_COLUMNS = (Column("Date", 60), Column("Reversal", 85), Column("Original deal", 85), Column("Component", 153),
+                    Column("Credited", 70, "right"), Column("Clawback", 70, "right"))
+HOLD_COLUMNS = (Column("Component", 180), Column("Deal", 110), Column("Held until", 133),
+                Column("Held amount", 100, "right"))
 
 ROW_HEIGHT = 11.0
 HEAD_HEIGHT = 12.5
 SECTION_HEIGHT = 20.0
-CELL_PADDING = 3.0
+CELL_PADDING = 2.0
 
 
 @dataclass
@@ -294,10 +347,25 @@ class _Flow:
         return self.y + height <= self.geometry.body_bottom
 
     def text(self, x: float, y: float, width: float, height: float, text: str, style: str,
-             align: str = "left", color: str = "ink") -> None:
-        fitted = self.metrics.fit(text, style, max(width, 1.0))
-        if fitted:
-            self.ops.append(TextOp((x, y, width, height), fitted, style, align, color))
+             align: str = "left", color: str = "ink", smaller: tuple[str, ...] = ()) -> None:
+        """Place text in a box, trying the smaller styles before shortening it with an ellipsis."""
+        if not text:
+            return
+        if smaller:
+            for candidate in (style, *smaller):
+                if self.metrics.fits(text, candidate, width):
+                    style = candidate
+                    break
+            else:
+                style = smaller[-1]
+        # The common case, a cached width that fits, skips the calls of Metrics.fit: tables
+        # place several hundred cells per statement.
+        advance = self.metrics.cached_widths.get((style, text))
+        if advance is None or advance > width:
+            text = self.metrics.fit(text, style, max(width, 1.0))
+            if not text:
+                return
+        self.pages[-1].append(TextOp((x, y, width, height), text, style, align, color))
 
 
 def _column_edges(columns: tuple[Column, ...], left: float, width: float) -> list[tuple[float, float]]:
@@ -318,11 +386,15 @@ class _Row:
     fill: str | None = None
     # A group heading spans the whole row (component name in the line detail).
     span: bool = False
+    # The group the row belongs to, named in the heading of a continuation page.
+    group: str = ""
 
 
-def _table_header(flow: _Flow, title: str, columns: tuple[Column, ...], continued: bool) -> None:
+def _table_header(flow: _Flow, title: str, columns: tuple[Column, ...], continued: str | None) -> None:
     geometry = flow.geometry
-    heading = f"{title} (continued)" if continued else title
+    heading = title
+    if continued is not None:
+        heading = f"{title} (continued): {continued}" if continued else f"{title} (continued)"
     flow.text(geometry.left, flow.y + 4, geometry.content_width, 14, heading, "section")
     flow.y += SECTION_HEIGHT
     flow.ops.append(FillOp((geometry.left, flow.y, geometry.content_width, HEAD_HEIGHT), "head"))
@@ -338,12 +410,12 @@ def _table(flow: _Flow, title: str, columns: tuple[Column, ...], rows: list[_Row
     # Keep the title, the header and the first row together.
     if not flow.fits(SECTION_HEIGHT + HEAD_HEIGHT + ROW_HEIGHT):
         flow.new_page()
-    _table_header(flow, title, columns, continued=False)
+    _table_header(flow, title, columns, continued=None)
     edges = _column_edges(columns, geometry.left, geometry.content_width)
     for row in rows:
         if not flow.fits(ROW_HEIGHT):
             flow.new_page()
-            _table_header(flow, title, columns, continued=True)
+            _table_header(flow, title, columns, continued=row.group)
         if row.fill:
             flow.ops.append(FillOp((geometry.left, flow.y, geometry.content_width, ROW_HEIGHT), row.fill))
         if row.span:
@@ -363,24 +435,27 @@ def _table(flow: _Flow, title: str, columns: tuple[Column, ...], rows: list[_Row
 
 def _info_block(flow: _Flow, data: StatementData) -> None:
     geometry = flow.geometry
-    period = f"{data.period} ({data.period_start.isoformat()} to {data.period_end.isoformat()})"
     manager = data.manager_name or data.manager_id
-    if data.manager_name and data.manager_id:
+    if data.manager_name and data.manager_id and data.manager_name != data.manager_id:
         manager = f"{data.manager_name} ({data.manager_id})"
+    calculated = _timestamp(data.calculated_at) if data.calculated_at else ""
     left = [("Participant", data.participant_name), ("Participant ID", data.participant_id),
             ("Role", data.role), ("Manager", manager), ("Payroll ID", data.payroll_id)]
-    right = [("Plan", data.plan), ("Plan version", str(data.plan_version)), ("Period", period),
-             ("Currency", data.currency),
-             ("Calculated", _timestamp(data.calculated_at) if data.calculated_at else "")]
-    column_width = (geometry.content_width - 150) / 2
+    right = [("Plan", data.plan), ("Plan version", str(data.plan_version)), ("Period", data.period),
+             ("Dates", f"{data.period_start.isoformat()} to {data.period_end.isoformat()}"),
+             ("Currency", data.currency), ("Calculated", calculated)]
+    label_width = 58.0
+    payout_width = 120.0
+    column_width = (geometry.content_width - payout_width - 8) / 2
     for index, pairs in enumerate((left, right)):
         x = geometry.left + index * column_width
         for row, (label, value) in enumerate(pairs):
-            y = flow.y + row * 12.5
-            flow.text(x, y, 70, 12, label, "label", color="muted")
-            flow.text(x + 70, y, column_width - 76, 12, value or "-", "value")
-    _payout_box(flow, data, geometry.right - 140, flow.y, 140, 60)
-    flow.y += 5 * 12.5 + 12
+            y = flow.y + row * 12.0
+            flow.text(x, y, label_width, 12, label, "label", color="muted")
+            flow.text(x + label_width, y, column_width - label_width - 6, 12, value or "-", "value",
+                      smaller=("value_small", "value_tiny"))
+    _payout_box(flow, data, geometry.right - payout_width, flow.y, payout_width, 60)
+    flow.y += max(len(left), len(right)) * 12.0 + 10
 
 
 def _payout_box(flow: _Flow, data: StatementData, x: float, y: float, width: float, height: float) -> None:
@@ -416,6 +491,7 @@ def _line_cells(line: StatementLine, currency: str) -> tuple[str, ...]:
     deal = line.deal_id or ""
     if line.line_id:
         deal = f"{deal}/{line.line_id}"
+    # The team member a roll-up came through is in the XLSX detail; the PDF column is too narrow.
     credit = " ".join(part for part in (st.format_share(line.share), line.credit_kind or "") if part)
     return (
         line.credit_date.isoformat() if line.credit_date else "", deal, line.kind, line.customer or "",
@@ -430,10 +506,16 @@ def _detail_rows(data: StatementData) -> list[_Row]:
         lines = data.lines_of(summary.name)
         if not lines:
             continue
-        rows.append(_Row((f"{summary.name}: {len(lines)} lines",), "cell_bold", "group", span=True))
-        rows.extend(_Row(_line_cells(line, data.currency)) for line in lines)
+        count = f"{len(lines)} line" if len(lines) == 1 else f"{len(lines)} lines"
+        rows.append(_Row((f"{summary.name}: {count}",), "cell_bold", "group", span=True))
+        for line in lines:
+            rows.append(_Row(_line_cells(line, data.currency), group=summary.name))
+            if line.held:
+                held = ("", "", "held", "paid later", "", "", "", "", "", "",
+                        f"({st.format_amount(line.held, data.currency)})")
+                rows.append(_Row(held, group=summary.name))
         total = ("", "", "", "", "", "", "", "", "", "Total", st.format_amount(summary.earnings, data.currency))
-        rows.append(_Row(total, "cell_bold"))
+        rows.append(_Row(total, "cell_bold", group=summary.name))
     return rows
 
 
@@ -442,9 +524,9 @@ def _draw_rows(data: StatementData) -> list[_Row]:
     draw = data.draw
     currency = data.currency
     kind = "recoverable" if draw.recoverable else "non-recoverable"
-    rows = [_Row((f"Draw of {st.format_amount(draw.amount, currency)} per period, {kind}; "
-                  f"balance owed before this period {st.format_amount(draw.opening_balance, currency)}",),
-                 "cell", None, span=True)]
+    terms = (f"Draw of {st.format_amount(draw.amount, currency)} per period, {kind}; "
+             f"balance owed before this period {st.format_amount(draw.opening_balance, currency)}")
+    rows = [_Row((terms,), "cell", None, span=True)]
     rows.extend(_Row((entry.period, st.format_amount(entry.earnings, currency), st.format_amount(entry.draw, currency),
                       st.format_amount(entry.balance, currency))) for entry in draw.history)
     rows.append(_Row(("Balance owed after this period", "", "", st.format_amount(draw.closing_balance, currency)),
@@ -496,8 +578,7 @@ def _timestamp(value: dt.datetime) -> str:
 
 def _page_furniture(data: StatementData, geometry: _Geometry, metrics: _Metrics, content_hash: str,
                     number: int, count: int) -> list[Op]:
-    flow = _Flow.__new__(_Flow)
-    flow.geometry, flow.metrics, flow.pages, flow.y = geometry, metrics, [[]], 0.0
+    flow = _Flow(geometry, metrics)
     left, width = geometry.left, geometry.content_width
     if data.is_draft:
         flow.ops.append(WatermarkOp("DRAFT"))
@@ -507,14 +588,17 @@ def _page_furniture(data: StatementData, geometry: _Geometry, metrics: _Metrics,
     if data.logo:
         flow.ops.append(ImageOp((left, MARGIN, 80, 36), data.logo))
         text_left = left + 90
-    flow.text(text_left, MARGIN, width - (text_left - left) - 180, 18, data.company_name or "Payout statement",
-              "company")
-    flow.text(text_left, MARGIN + 19, width - (text_left - left) - 180, 14,
-              f"Payout statement · {data.period} · {data.plan} v{data.plan_version}", "title", color="muted")
-    flow.text(geometry.right - 180, MARGIN, 180, 14, data.participant_name, "value_bold", "right")
-    flow.text(geometry.right - 180, MARGIN + 14, 180, 12, f"ID {data.participant_id}", "label", "right", "muted")
+    title_width = width - (text_left - left) - 160
+    if data.company_name:
+        flow.text(text_left, MARGIN, title_width, 18, data.company_name, "company")
+        flow.text(text_left, MARGIN + 19, title_width, 14, f"Payout statement · {data.period}", "title", color="muted")
+    else:
+        flow.text(text_left, MARGIN, title_width, 18, f"Payout statement · {data.period}", "company")
+    flow.text(geometry.right - 150, MARGIN, 150, 14, data.participant_name, "value_bold", "right",
+              smaller=("name_small", "name_tiny"))
+    flow.text(geometry.right - 150, MARGIN + 14, 150, 12, f"ID {data.participant_id}", "label", "right", "muted")
     if data.is_draft:
-        flow.text(geometry.right - 180, MARGIN + 26, 180, 12, "DRAFT: not approved", "value_bold", "right", "draft")
+        flow.text(geometry.right - 150, MARGIN + 26, 150, 12, "DRAFT: not approved", "value_bold", "right", "draft")
     flow.ops.append(RuleOp(left, MARGIN + 42, geometry.right, MARGIN + 42, 0.8))
 
     # Footer: audit facts and page number.
@@ -532,11 +616,15 @@ def _page_furniture(data: StatementData, geometry: _Geometry, metrics: _Metrics,
     return flow.ops
 
 
-def layout_statement(data: StatementData, page_size: str = "A4") -> PdfDocument:
-    """Lay a statement out into pages of drawing operations (needs the fonts loaded)."""
+def layout_statement(data: StatementData, page_size: str = "A4", content_hash: str | None = None) -> PdfDocument:
+    """Lay a statement out into pages of drawing operations.
+
+    ``content_hash`` is the statement's ``content_sha256`` when the caller has it already.
+    """
     key = page_size_key(page_size)
     geometry = _Geometry(*PAGE_SIZES[key])
-    metrics = _Metrics()
+    ensure_gui_application()
+    metrics = _metrics()
     flow = _Flow(geometry, metrics)
 
     _info_block(flow, data)
@@ -554,7 +642,7 @@ def layout_statement(data: StatementData, page_size: str = "A4") -> PdfDocument:
         _table(flow, "Line detail", DETAIL_COLUMNS, detail)
     _notes(flow, data)
 
-    content_hash = st.content_sha256(data)
+    content_hash = content_hash or st.content_sha256(data)
     count = len(flow.pages)
     pages = []
     for number, body in enumerate(flow.pages, start=1):
@@ -583,20 +671,31 @@ class _Painter:
         self.fonts = {style: _font(style) for style in STYLES}
         self.pens = {name: QPen(color) for name, color in COLORS.items()}
         self.images: dict[bytes, QImage] = {}
+        self.flags = {name: align | Qt.AlignmentFlag.AlignVCenter for name, align in _ALIGN.items()}
+        self.rule_pens: dict[float, QPen] = {}
+        # Style and colour of the last text, so unchanged state is not set again.
+        self.style: str | None = None
+        self.color: str | None = None
 
     def draw(self, op: Op) -> None:
         painter = self.painter
-        if isinstance(op, TextOp):
-            painter.setFont(self.fonts[op.style])
-            painter.setPen(self.pens[op.color])
-            flags = _ALIGN[op.align] | Qt.AlignmentFlag.AlignVCenter
-            painter.drawText(QRectF(*op.rect), flags, op.text)
+        if type(op) is TextOp:
+            if op.style != self.style:
+                painter.setFont(self.fonts[op.style])
+                self.style = op.style
+            if op.color != self.color:
+                painter.setPen(self.pens[op.color])
+                self.color = op.color
+            painter.drawText(QRectF(*op.rect), self.flags[op.align], op.text)
         elif isinstance(op, FillOp):
             painter.fillRect(QRectF(*op.rect), COLORS[op.color])
         elif isinstance(op, RuleOp):
-            pen = QPen(RULE)
-            pen.setWidthF(op.width)
+            pen = self.rule_pens.get(op.width)
+            if pen is None:
+                pen = self.rule_pens[op.width] = QPen(RULE)
+                pen.setWidthF(op.width)
             painter.setPen(pen)
+            self.color = None
             painter.drawLine(QPointF(op.x1, op.y1), QPointF(op.x2, op.y2))
         elif isinstance(op, ImageOp):
             self._draw_image(op)
@@ -617,6 +716,7 @@ class _Painter:
 
     def _draw_watermark(self, op: WatermarkOp) -> None:
         painter = self.painter
+        self.style = self.color = None
         painter.save()
         painter.translate(self.page_width / 2, self.page_height / 2)
         painter.rotate(-45)
@@ -659,10 +759,74 @@ def paint_document(document: PdfDocument) -> bytes:
     return fix_info_dictionary(bytes(data.data()), document)
 
 
-def render_statement_pdf(data: StatementData, page_size: str = "A4") -> bytes:
+def paint_page_image(document: PdfDocument, index: int, dpi: float = 96.0) -> QImage:
+    """Draw one laid-out page onto an image (white background) for an on-screen preview."""
+    ensure_gui_application()
+    width, height = PAGE_SIZES[document.page_size]
+    scale = dpi / RESOLUTION
+    image = QImage(round(width * scale), round(height * scale), QImage.Format.Format_ARGB32_Premultiplied)
+    # Fonts are sized for a 72 dpi device, as in the PDF; the painter scales up to ``dpi``.
+    dots_per_metre = round(RESOLUTION / 0.0254)
+    image.setDotsPerMeterX(dots_per_metre)
+    image.setDotsPerMeterY(dots_per_metre)
+    image.fill(QColor("#ffffff"))
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        painter.scale(scale, scale)
+        drawer = _Painter(painter, width, height)
+        for op in document.pages[index]:
+            drawer.draw(op)
+    finally:
+        painter.end()
+    return image
+
+
+def render_statement_pdf(data: StatementData, page_size: str = "A4", content_hash: str | None = None) -> bytes:
     """Lay out and draw one statement; return the PDF bytes."""
     ensure_gui_application()
-    return paint_document(layout_statement(data, page_size))
+    return paint_document(layout_statement(data, page_size, content_hash))
+
+
+# Result of rendering one statement's files: its content hash and (format, temporary path, file sha256) per file.
+RenderedFiles = tuple[str, list[tuple[str, str, str]]]
+
+
+def render_statement_files(data: StatementData, formats: tuple[str, ...], page_size: str,
+                           target_stem: str) -> RenderedFiles:
+    """Write a statement's files as ``<target_stem>.<format>.part-<pid>`` for the caller to move into place."""
+    from spm_desktop.exporting.statement_xlsx import render_statement_xlsx
+
+    content_hash = st.content_sha256(data)
+    written = []
+    for file_format in formats:
+        if file_format == "pdf":
+            content = render_statement_pdf(data, page_size, content_hash)
+        else:
+            content = render_statement_xlsx(data)
+        temporary = f"{target_stem}.{file_format}.part-{os.getpid()}"
+        Path(temporary).write_bytes(content)
+        written.append((file_format, temporary, hashlib.sha256(content).hexdigest()))
+    return content_hash, written
+
+
+def render_batch(batch: list[tuple[StatementData, tuple[str, ...], str, str]]) -> list[RenderedFiles]:
+    """Render a batch of statements; the entry point of the export's worker processes.
+
+    It lives here, not in the service, so a worker imports Qt and the domain only.
+    """
+    if any("pdf" in formats for _, formats, _, _ in batch):
+        ensure_gui_application()
+    return [render_statement_files(*job) for job in batch]
+
+
+def start_worker() -> None:
+    """Prepare a new worker process: offscreen Qt, quiet logging, fonts loaded."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    logging.getLogger().setLevel(logging.WARNING)
+    ensure_gui_application()
+    _metrics()
 
 
 def write_statement_pdf(data: StatementData, path: Path, page_size: str = "A4") -> bytes:
@@ -738,7 +902,7 @@ def fix_info_dictionary(pdf: bytes, document: PdfDocument) -> bytes:
         parts = line.split(b" ")
         if len(parts) >= 3 and len(parts[0]) == 10 and parts[2] == b"n":
             offset = int(parts[0])
-            if offset > start:
+            if offset >= end:
                 offset += delta
             line = b"%010d %s" % (offset, b" ".join(parts[1:]))
         fixed.append(line)
