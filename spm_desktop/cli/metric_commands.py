@@ -181,8 +181,14 @@ def _print_comparison(result: Reconciliation, header: tuple[str, ...], rows: lis
 def _adopt(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace:
         metric_service.adopt(workspace, args.key, args.over, reason=args.reason, rename_to=args.rename_to)
+        with workspace.read() as connection:
+            still_used = sorted(metric_service.plan_metric_uses(connection).get(args.over, set()))
     outcome = f"renamed to {args.rename_to!r}" if args.rename_to else "retired"
     print(f"adopted {args.key}; {args.over} {outcome}")
+    if still_used and not args.rename_to:
+        # Calculations keep using the retired definition until the plans name the adopted one.
+        print(f"warning: plan {', '.join(still_used)} still pays on {args.over}; load a new plan version that "
+              f"names {args.key} (spm plan export, edit, spm plan load)", file=sys.stderr)
     return 0
 
 
