@@ -1,0 +1,621 @@
+"""Earning one component for one participant in one period: lines, clawbacks, gate, cap, rounding and holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from spm_desktop.domain.engine.crediting import filled, text_or_none
+from spm_desktop.domain.engine.earning import BandLabels, largest_remainder, minor_to_decimal, price_tiers
+from spm_desktop.domain.engine.measuring import prorate
+from spm_desktop.domain.engine.model import HeldAmount
+from spm_desktop.domain.money import to_minor
+from spm_desktop.domain.periods import Period, period_containing, plan_year_of
+from spm_desktop.domain.plan_assignment import PlanAssignment
+from spm_desktop.domain.plan_tiers import band_edges, bonus_multiple
+from spm_desktop.domain.plans import Component, Plan
+from spm_desktop.domain.problems import Problem
+
+if TYPE_CHECKING:
+    from spm_desktop.domain.engine.calculation import Calculation, YearState
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+_NO_POSITION = -1
+
+
+@dataclass
+class LineDraft:
+    """A statement line that is not tied to one credit row (true-up, cap, gate, bonus, draw, release...)."""
+
+    kind: str
+    exact: Decimal
+    rounded: Decimal = ZERO
+    paid_now: Decimal = ZERO
+    held: Decimal = ZERO
+    note: str = ""
+    position: int = _NO_POSITION
+    amount: Decimal | None = None
+    currency: str | None = None
+    fx_rate: Decimal | None = None
+
+
+@dataclass
+class Block:
+    """One participant's credit rows of a metric as arrays, ordered by (credit date, deal id)."""
+
+    pos: np.ndarray
+    dates: np.ndarray
+    days: np.ndarray
+    credit_kind: np.ndarray
+    via: np.ndarray
+    share: np.ndarray
+    value: np.ndarray
+    currency: np.ndarray
+    fx_rate: np.ndarray
+    credited: np.ndarray
+    # which whole credit frame these rows come from, and where they start in it
+    source: int = -1
+    offset: int = 0
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Block:
+        dates = frame["credit_date"].to_numpy(dtype="datetime64[ns]")
+        return cls(frame["_pos"].to_numpy(dtype=np.int64), dates, dates.astype("datetime64[D]"),
+                   frame["credit_kind"].to_numpy(dtype=object), frame["via_participant_id"].to_numpy(dtype=object),
+                   frame["share"].to_numpy(dtype=object), frame["value"].to_numpy(dtype=object),
+                   frame["currency"].to_numpy(dtype=object), frame["fx_rate"].to_numpy(dtype=object),
+                   frame["credited"].to_numpy(dtype=object))
+
+    def span(self, first: dt.date, last: dt.date) -> tuple[int, int]:
+        """Return the index range of rows dated from ``first`` to ``last`` inclusive."""
+        low = int(np.searchsorted(self.days, np.datetime64(first, "D"), side="left"))
+        high = int(np.searchsorted(self.days, np.datetime64(last, "D"), side="right"))
+        return low, high
+
+
+EMPTY_BLOCK = Block(*(np.empty(0, dtype=kind) for kind in (np.int64, "datetime64[ns]", "datetime64[D]")),
+                    *(np.empty(0, dtype=object) for _ in range(7)))
+
+
+@dataclass
+class DealLines:
+    """Lines of credit rows ``start``..``stop`` of a block, with their pricing and rounding."""
+
+    block: Block
+    start: int
+    stop: int
+    exact: np.ndarray
+    bands: np.ndarray
+    rates: np.ndarray
+    kinds: np.ndarray
+    notes: np.ndarray
+    # statement lines in integer minor units of the plan currency
+    rounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    paid_now: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    held: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+@dataclass
+class ComponentOutcome:
+    """The earnings of one component for one participant in one period, with lines and problems."""
+
+    component: Component
+    metric_key: str | None
+    metric_version: int | None
+    metric_unit: str | None
+    metric_value: Decimal | None
+    quota: Decimal | None
+    attainment: Decimal | None
+    earnings: Decimal
+    earned: Decimal
+    deal_lines: DealLines | None = None
+    extra_lines: list[LineDraft] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class ComponentContext:
+    """Everything one participant's components need in one period."""
+
+    def __init__(self, calculation: Calculation, plan: Plan, period: Period, assignment: PlanAssignment,
+                 state: YearState, team_managers: frozenset[str]) -> None:
+        self.calculation = calculation
+        self.plan = plan
+        self.period = period
+        self.assignment = assignment
+        self.state = state
+        self.team_managers = team_managers
+        self.participant_id = assignment.participant_id
+        self.year = plan_year_of(period)
+        # Credit sums by (block id, start, stop): components on the same metric share them.
+        self.credit_sums: dict[tuple[int, int, int], Decimal] = {}
+
+    def credit_sum(self, block: Block, start: int, stop: int) -> Decimal:
+        """Return the sum of a block's credited values in rows ``start`` to ``stop``."""
+        key = (id(block), start, stop)
+        if key not in self.credit_sums:
+            self.credit_sums[key] = sum(block.credited[start:stop].tolist(), ZERO)
+        return self.credit_sums[key]
+
+    def problem(self, code: str, message: str, component: Component | None = None,
+                severity: str = "warning", value: object = None) -> Problem:
+        return Problem(code, message, severity=severity, participant_id=self.participant_id,  # type: ignore[arg-type]
+                       component=component.name if component else None,
+                       value=None if value is None else str(value))
+
+    def block(self, component: Component, metric_key: str | None = None, team: bool | None = None) -> Block:
+        key = metric_key or component.metric
+        use_team = component.credit == "team" if team is None else team
+        return self.calculation.block(self.plan, key, self.participant_id, use_team, self.team_managers)
+
+    def quota(self, component: Component, period: Period | None = None,
+              assignment: PlanAssignment | None = None) -> Decimal | None:
+        """Return the prorated quota of a period in the plan currency, or None when it is missing or zero."""
+        period = period or self.period
+        assignment = assignment or self.assignment
+        found = self.calculation.quotas.amount(self.participant_id, str(component.quota), period, self.plan)
+        if found is None:
+            return None
+        amount, currency = found
+        if currency is not None and currency.upper() != self.plan.currency:
+            rate = self.calculation.fx.rate(currency.upper(), self.plan.currency, period.end,
+                                            self.plan.fx.rate_type, self.plan.fx.max_age_days)
+            if rate is None:
+                return None
+            amount = amount * rate
+        quota = prorate(amount, period, self.plan.quota_proration, assignment.start, assignment.end)
+        return quota if quota != 0 else None
+
+    def ytd_quota(self, component: Component) -> Decimal | None:
+        """Return the sum of this participant's prorated quotas of the plan year up to this period."""
+        total = ZERO
+        for period in self.calculation_periods():
+            assignment = next((item for item in self.calculation.assignments(self.plan, period)
+                               if item.participant_id == self.participant_id), None)
+            if assignment is None:
+                continue
+            quota = self.quota(component, period, assignment)
+            if quota is None:
+                return None
+            total += quota
+        return total if total != 0 else None
+
+    def calculation_periods(self) -> list[Period]:
+        from spm_desktop.domain.periods import periods_in
+
+        periods = periods_in(self.year.label, self.plan.period, self.plan.fiscal_start_month,  # type: ignore[arg-type]
+                             self.plan.period_start)
+        return [period for period in periods if period.start <= self.period.start
+                and self.plan.effective_from <= period.end
+                and (self.plan.effective_to is None or period.start <= self.plan.effective_to)]
+
+    def ytd_first_day(self) -> dt.date:
+        return max(self.year.start, self.plan.effective_from)
+
+
+# ---------------------------------------------------------------- credit pricing
+
+
+def _group_keys(context: ComponentContext, component: Component, block: Block, start: int,
+                stop: int) -> np.ndarray | None:
+    """Return the grain key of each credit row: its deal (a reversal's original deal) or a deal field."""
+    tiers = component.tiers
+    if tiers is None or tiers.grain == "period":
+        return None
+    prepared = context.calculation.prepared
+    sources = prepared.grain_source[block.pos[start:stop]]
+    if tiers.grain == "deal":
+        return prepared.deal_ids[sources]
+    deals = prepared.deals
+    if tiers.grain not in deals.columns:
+        return prepared.deal_ids[sources]
+    values = deals[tiers.grain].to_numpy(dtype=object)[sources]
+    return np.array([text_or_none(value) or f"deal {deal}" for value, deal in
+                     zip(values.tolist(), prepared.deal_ids[sources].tolist(), strict=True)], dtype=object)
+
+
+def _price_rows(context: ComponentContext, component: Component, block: Block, start: int, stop: int,
+                quota: Decimal | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    values = block.credited[start:stop]
+    if component.type == "spif":
+        price = component.amount_per_unit or ZERO
+        count = stop - start
+        return values * price, np.array([()] * count + [None], dtype=object)[:count], \
+            np.array([(price,)] * count + [None], dtype=object)[:count]
+    tiers = component.tiers
+    assert tiers is not None
+    edges = band_edges(tiers, quota)
+    labels = context.calculation.band_labels.get(id(tiers))
+    if labels is None:
+        labels = context.calculation.band_labels[id(tiers)] = BandLabels(tiers)
+    return price_tiers(values, _group_keys(context, component, block, start, stop), tiers, edges, labels)
+
+
+def _original_lines(context: ComponentContext, component: Component, block: Block, original_day: dt.date,
+                    quota_for: Any) -> dict[tuple[int, str, Any], Decimal]:
+    """Price the period that contains an original deal and return its exact lines by (position, kind, via)."""
+    plan = context.plan
+    period = period_containing(original_day, plan.period, plan.fiscal_start_month, plan.period_start)  # type: ignore[arg-type]
+    cache = context.calculation.original_lines
+    key = (plan.name, plan.version, component.name, context.participant_id, period.label)
+    if key not in cache:
+        start, stop = block.span(period.start, period.end)
+        quota = quota_for(period)
+        if component.type == "commission" and component.tiers is not None and component.tiers.by == "attainment" \
+                and quota is None:
+            cache[key] = {}
+        else:
+            exact, _bands, _rates = _price_rows(context, component, block, start, stop, quota)
+            cache[key] = {(int(block.pos[start + offset]), block.credit_kind[start + offset],
+                           block.via[start + offset]): line for offset, line in enumerate(exact.tolist())}
+    return cache[key]
+
+
+def _recorded_original(context: ComponentContext, component: Component, originals: tuple[int, ...],
+                       credit_kind: str) -> dict[int, Decimal] | None:
+    """Return the original deal's exact lines as a closed period recorded them, when it did."""
+    recorded = context.state.recorded_lines
+    if not recorded:
+        return None
+    deals = context.calculation.prepared.deals
+    found = {}
+    for original in originals:
+        key = (context.participant_id, component.name, str(deals["deal_id"].iat[original]),
+               deals["_line_id"].iat[original], credit_kind)
+        if key not in recorded:
+            return None
+        found[original] = recorded[key]
+    return found
+
+
+def _apply_clawbacks(context: ComponentContext, component: Component, block: Block, start: int, stop: int,
+                     exact: np.ndarray, kinds: np.ndarray, notes: np.ndarray, quota_for: Any) -> None:
+    """Replace reversal lines by minus the original's exact line within the window (``rate: original``)."""
+    plan = context.plan
+    prepared = context.calculation.prepared
+    if not prepared.is_reversal[block.pos[start:stop]].any():
+        return
+    here = {(int(block.pos[start + offset]), block.credit_kind[start + offset], block.via[start + offset]): offset
+            for offset in range(stop - start)}
+    position_day = {int(block.pos[index]): block.days[index].astype(dt.date) for index in range(len(block.pos))}
+    value_of = {int(block.pos[index]): block.value[index] for index in range(len(block.pos))}
+    for offset in range(stop - start):
+        index = start + offset
+        position = int(block.pos[index])
+        originals = prepared.originals.get(position)
+        if originals is None:
+            continue
+        kinds[offset] = "reversal"
+        if plan.clawback is None or plan.clawback.rate != "original":
+            continue
+        kinds[offset] = "clawback"
+        original_day = position_day.get(originals[0])
+        if original_day is None:
+            notes[offset] = "original deal not credited to this participant; priced at the current rate"
+            continue
+        reversal_day = block.days[index].astype(dt.date)
+        if (reversal_day - original_day).days > plan.clawback.window_days:
+            exact[offset] = ZERO
+            notes[offset] = f"outside the {plan.clawback.window_days}-day clawback window: no clawback"
+            continue
+        lines = None
+        key = (block.credit_kind[index], block.via[index])
+        if all((original, *key) in here for original in originals if original in position_day):
+            lines = {original: exact[here[(original, *key)]] for original in originals if original in position_day}
+        else:
+            lines = _recorded_original(context, component, originals, block.credit_kind[index])
+        if lines is None:
+            priced = _original_lines(context, component, block, original_day, quota_for)
+            found = {original: priced.get((original, *key)) for original in originals if original in position_day}
+            if all(value is not None for value in found.values()) and found:
+                lines = found
+        if lines is None:
+            notes[offset] = "original line not found; priced at the current rate"
+            continue
+        original_value = sum((value_of[original] for original in lines), ZERO)
+        if original_value == 0:
+            continue
+        # The reversed share of the amount is negative, so the line takes back part of the original.
+        ratio = block.value[index] / original_value
+        exact[offset] = sum(lines.values(), ZERO) * ratio
+        deal_ids = ", ".join(str(prepared.deals["deal_id"].iat[original]) for original in lines)
+        notes[offset] = f"clawback at the original rate of deal {deal_ids}"
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def _participant_variables(context: ComponentContext) -> dict[str, object]:
+    record = context.calculation.fields.get(context.participant_id, {})
+    variables: dict[str, object] = {}
+    for key, value in record.items():
+        if isinstance(value, pd.Timestamp):
+            variables[key] = value.to_pydatetime()
+        elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            variables[key] = None
+        elif isinstance(value, np.integer):
+            variables[key] = Decimal(int(value))
+        else:
+            variables[key] = value
+    return variables
+
+
+def _evaluate(context: ComponentContext, component: Component, text: str, variables: dict[str, object]) -> Any:
+    from spm_desktop.domain.expressions import compile_expression
+
+    cache = context.calculation.expressions
+    if text not in cache:
+        cache[text] = compile_expression(text)
+
+    def metric(key: str) -> Decimal:
+        if context.calculation.metric(key) is None:
+            raise KeyError(f"metric {key!r} is not defined")
+        block = context.block(component, key, team=False)
+        start, stop = block.span(context.assignment.start, context.assignment.end)
+        return sum(block.credited[start:stop].tolist(), ZERO)
+
+    return cache[text].evaluate_scalar(variables, {"metric": metric})
+
+
+_MEASURE_NAMES = ("credit", "quota", "attainment", "ytd_credit", "ytd_quota", "ytd_attainment")
+
+
+def _variables(context: ComponentContext, measures: dict[str, Decimal | None]) -> dict[str, object]:
+    variables = _participant_variables(context)
+    variables.update({name: measures[name] for name in _MEASURE_NAMES})
+    return variables
+
+
+# ---------------------------------------------------------------- the component
+
+
+def _measures(context: ComponentContext, component: Component, block: Block) -> dict[str, Any]:
+    start, stop = block.span(context.assignment.start, context.assignment.end)
+    credit = context.credit_sum(block, start, stop)
+    quota = context.quota(component) if component.quota is not None else None
+    needs_ytd = component.basis == "ytd" or "ytd_" in (component.gate or "") + (component.expression or "")
+    ytd_start, ytd_stop, ytd_credit, ytd_quota = start, stop, None, None
+    if needs_ytd:
+        # NOTE: year-to-date credit also counts days of the plan year spent on another plan.
+        ytd_start, ytd_stop = block.span(context.ytd_first_day(), context.assignment.end)
+        ytd_credit = context.credit_sum(block, ytd_start, ytd_stop)
+        ytd_quota = context.ytd_quota(component) if component.quota is not None else None
+    return {
+        "range": (start, stop), "ytd_range": (ytd_start, ytd_stop),
+        "credit": credit, "quota": quota, "attainment": credit / quota if quota else None,
+        "ytd_credit": ytd_credit, "ytd_quota": ytd_quota,
+        "ytd_attainment": ytd_credit / ytd_quota if ytd_quota and ytd_credit is not None else None,
+    }
+
+
+def _needs_quota(component: Component) -> bool:
+    if component.type == "bonus":
+        return True
+    return component.type == "commission" and component.tiers is not None and component.tiers.by == "attainment"
+
+
+def _credit_lines(context: ComponentContext, component: Component, block: Block,
+                  measures: dict[str, Any]) -> tuple[DealLines, Decimal]:
+    """Price the credit rows and return this period's deal lines and the total they stand for."""
+    ytd = component.basis == "ytd"
+    start, stop = measures["ytd_range"] if ytd else measures["range"]
+    quota = measures["ytd_quota"] if ytd else measures["quota"]
+    exact, bands, rates = _price_rows(context, component, block, start, stop, quota)
+    kinds = filled(len(exact), "deal")
+    notes = filled(len(exact), "")
+
+    def quota_for(period: Period) -> Decimal | None:
+        return context.quota(component, period) if component.quota is not None else None
+
+    _apply_clawbacks(context, component, block, start, stop, exact, kinds, notes, quota_for)
+    total = sum(exact.tolist(), ZERO)
+    period_start, period_stop = measures["range"]
+    skip = period_start - start
+    keep = slice(skip, skip + (period_stop - period_start))
+    lines = DealLines(block, period_start, period_stop, exact[keep], bands[keep], rates[keep], kinds[keep],
+                      notes[keep])
+    return lines, total
+
+
+def _single_line(context: ComponentContext, component: Component, measures: dict[str, Any]) -> Decimal:
+    ytd = component.basis == "ytd"
+    if component.type == "bonus":
+        attainment = measures["ytd_attainment"] if ytd else measures["attainment"]
+        multiple = bonus_multiple(component.curve, attainment)
+        periods = context.state.periods_on_plan[context.participant_id] if ytd else 1
+        return (component.target or ZERO) * multiple * periods
+    value = _evaluate(context, component, str(component.expression), _variables(context, measures))
+    if not isinstance(value, Decimal):
+        raise TypeError(f"formula {component.expression!r} returned {value!r}, not a number")
+    return value
+
+
+def _gate_passes(context: ComponentContext, component: Component, measures: dict[str, Any],
+                 outcome: ComponentOutcome) -> bool:
+    if component.gate is None:
+        return True
+    from spm_desktop.domain.expressions import ExpressionError
+
+    try:
+        value = _evaluate(context, component, component.gate, _variables(context, measures))
+    except (ExpressionError, KeyError) as error:
+        outcome.problems.append(context.problem("calc.gate_failed", f"gate {component.gate!r} of component "
+                                                f"{component.name!r} failed: {error}; the component pays 0",
+                                                component, severity="error"))
+        return False
+    if value is None:
+        outcome.problems.append(context.problem("calc.gate_empty", f"gate {component.gate!r} of component "
+                                                f"{component.name!r} is empty (a missing quota or field); the "
+                                                "component pays 0", component))
+        return False
+    if not isinstance(value, bool):
+        outcome.problems.append(context.problem("calc.gate_not_boolean", f"gate {component.gate!r} returned "
+                                                f"{value!r}, not true or false; the component pays 0", component,
+                                                severity="error"))
+        return False
+    return value
+
+
+def _release_holds(context: ComponentContext, component: Component) -> list[LineDraft]:
+    """Release held amounts whose date now falls in or before this period; keep the rest."""
+    state = context.state
+    releases = []
+    kept = []
+    for item in state.held:
+        mine = (item.participant_id == context.participant_id and item.plan == context.plan.name
+                and item.component == component.name)
+        if not mine:
+            kept.append(item)
+            continue
+        day = _release_date(context, item.deal_id, item.line_id, item.until_field) or item.release_date
+        if day is not None and day <= context.period.end:
+            releases.append(LineDraft("hold_release", item.amount, item.amount, item.amount, ZERO,
+                                      f"released: held in {item.held_in_period} for deal {item.deal_id}"))
+        else:
+            kept.append(item)
+    state.held = kept
+    return releases
+
+
+def _release_date(context: ComponentContext, deal_id: str, line_id: str | None, field_name: str) -> dt.date | None:
+    deals = context.calculation.prepared.deals
+    if field_name not in deals.columns:
+        return None
+    matches = deals[(deals["deal_id"] == deal_id) & (deals["_line_id"].astype(object) == line_id)
+                    if line_id is not None else (deals["deal_id"] == deal_id)]
+    for value in matches[field_name].tolist():
+        day = pd.to_datetime(value, errors="coerce")
+        if not pd.isna(day):
+            return day.date()
+    return None
+
+
+def _hold(context: ComponentContext, component: Component, lines: DealLines) -> None:
+    """Split each positive deal line into the part paid now and the part held until its release date."""
+    hold = component.hold
+    lines.paid_now = lines.rounded
+    lines.held = np.zeros(len(lines.rounded), dtype=np.int64)
+    if hold is None:
+        return
+    lines.paid_now = lines.rounded.copy()
+    deals = context.calculation.prepared.deals
+    currency = context.plan.currency
+    for offset, rounded in enumerate(lines.rounded.tolist()):
+        if lines.kinds[offset] != "deal" or rounded <= 0:
+            continue
+        position = int(lines.block.pos[lines.start + offset])
+        deal_id = str(deals["deal_id"].iat[position])
+        line_id = deals["_line_id"].iat[position]
+        release = _release_date(context, deal_id, line_id, hold.until)
+        if release is not None and release <= context.period.end:
+            continue
+        paid = to_minor(lines.exact[offset] * (ONE - hold.share), currency)
+        lines.paid_now[offset] = paid
+        lines.held[offset] = rounded - paid
+        context.state.held.append(HeldAmount(context.participant_id, context.plan.name, component.name, deal_id,
+                                             line_id, context.period.label, minor_to_decimal(rounded - paid, currency),
+                                             hold.until, release))
+
+
+def earn_component(context: ComponentContext, component: Component) -> ComponentOutcome:
+    """Credit, measure and earn one component; missing quotas and failing expressions become problems."""
+    info = context.calculation.metric(component.metric)
+    outcome = ComponentOutcome(component, component.metric, None, None, None, None, None, ZERO, ZERO)
+    if info is None:
+        outcome.problems.append(context.problem("calc.unknown_metric", f"metric {component.metric!r} of component "
+                                                f"{component.name!r} is not defined; the component pays 0",
+                                                component, severity="error", value=component.metric))
+        return outcome
+    outcome.metric_version, outcome.metric_unit = info.version, info.unit
+    if not info.additive:
+        outcome.problems.append(context.problem("calc.metric_not_additive", f"metric {component.metric!r} is an "
+                                                "average or distinct count, which cannot be credited deal by deal; "
+                                                "use a sum or count metric", component, severity="error"))
+        return outcome
+    block = context.block(component)
+    if block is None or len(block.pos) == 0:
+        block = EMPTY_BLOCK
+    measures = _measures(context, component, block)
+    outcome.metric_value = measures["credit"]
+    outcome.quota, outcome.attainment = measures["quota"], measures["attainment"]
+    if component.quota is not None and measures["quota"] is None:
+        outcome.problems.append(context.problem("calc.missing_quota", f"no {component.quota!r} quota (or a zero "
+                                                f"quota) for {context.period.label}; the component pays 0 until "
+                                                "it is imported", component, value=component.quota))
+    ytd = component.basis == "ytd"
+    quota_needed = measures["ytd_quota"] if ytd else measures["quota"]
+    if _needs_quota(component) and quota_needed is None:
+        return outcome
+
+    deal_lines = None
+    try:
+        if component.type in ("commission", "spif"):
+            deal_lines, total = _credit_lines(context, component, block, measures)
+        else:
+            total = _single_line(context, component, measures)
+    except Exception as error:
+        from spm_desktop.domain.expressions import ExpressionError
+
+        if not isinstance(error, ExpressionError | TypeError | KeyError):
+            raise
+        outcome.problems.append(context.problem("calc.formula_failed", f"component {component.name!r} failed: "
+                                                f"{error}; the component pays 0", component, severity="error"))
+        return outcome
+    return _finish(context, component, outcome, deal_lines, total, measures)
+
+
+def _finish(context: ComponentContext, component: Component, outcome: ComponentOutcome, deal_lines: DealLines | None,
+            total: Decimal, measures: dict[str, Any]) -> ComponentOutcome:
+    """Apply true-up, gate and cap, round the lines to the total, then hold and release."""
+    extra: list[LineDraft] = []
+    if deal_lines is None:
+        extra.append(LineDraft(component.type, total))
+        listed = total
+    else:
+        listed = total if component.basis != "ytd" else sum(deal_lines.exact.tolist(), ZERO)
+    if component.basis == "ytd":
+        prior = context.state.earned[(context.participant_id, component.name)]
+        period_total = total - prior
+        if period_total != listed:
+            extra.append(LineDraft("true_up", period_total - listed,
+                                   note=f"year to date {total}, earned in earlier periods {prior}"))
+    else:
+        period_total = total
+    if not _gate_passes(context, component, measures, outcome) and period_total != 0:
+        extra.append(LineDraft("gate", -period_total, note=f"gate {component.gate} is not met"))
+        period_total = ZERO
+    if component.cap is not None and period_total > component.cap:
+        extra.append(LineDraft("cap", component.cap - period_total, note=f"cap {component.cap}"))
+        period_total = component.cap
+
+    extra_exact = np.empty(len(extra), dtype=object)
+    extra_exact[:] = [line.exact for line in extra]
+    if deal_lines is None:
+        exact = extra_exact
+    elif extra:
+        exact = np.concatenate([deal_lines.exact, extra_exact])
+    else:
+        exact = deal_lines.exact
+    currency = context.plan.currency
+    # The lines always add up to the period total: true-up, gate and cap lines are differences.
+    rounded_total, rounded = largest_remainder(exact, currency, period_total)
+    count = len(deal_lines.exact) if deal_lines is not None else 0
+    for line, units in zip(extra, rounded[count:].tolist(), strict=True):
+        line.rounded = line.paid_now = minor_to_decimal(units, currency)
+    earnings = rounded_total
+    if deal_lines is not None:
+        deal_lines.rounded = rounded[:count]
+        _hold(context, component, deal_lines)
+        if component.hold is not None:
+            earnings = minor_to_decimal(int(deal_lines.paid_now.sum()), currency) + sum(
+                (line.rounded for line in extra), ZERO)
+    releases = _release_holds(context, component) if component.hold is not None else []
+    earnings += sum((line.rounded for line in releases), ZERO)
+    outcome.deal_lines, outcome.extra_lines = deal_lines, extra + releases
+    outcome.earnings, outcome.earned = earnings, rounded_total
+    return outcome
