@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 from spm_desktop.domain.progress import Cancelled, CancelToken
 from spm_desktop.gui import errors
 from spm_desktop.services.context import Workspace
+from spm_desktop.services.errors import SpmError
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,10 @@ class AppContext(QObject):
 
         def failed(error: BaseException) -> None:
             operation.error = error
-            if not isinstance(error, Cancelled):
+            if isinstance(error, SpmError):
+                # A user error (a period not calculated yet, a rejected file) is not a fault of the program.
+                log.info("%s failed: %s", title, error)
+            elif not isinstance(error, Cancelled):
                 log.error("%s failed: %s\n%s", title, error, getattr(error, "__traceback_text__", ""))
             if on_failure is not None:
                 on_failure(error)
