@@ -1,4 +1,4 @@
-"""Benchmark: issue 5,000 PDF statements and compare with drawing the same pages with QPainter alone.
+"""Benchmark: export 5,000 PDF statements and compare with drawing the same pages with QPainter alone.
 
 Usage: python bench/statements.py [--participants 5000] [--lines 20] [--processes 2] [--keep DIR]
 
