@@ -1,6 +1,6 @@
 """Exact money arithmetic: parsing, rounding and the integer units used in storage.
 
-Two integer scales exist, and every money column says which one it uses:
+Two integer scales exist, and the suffix of every money column names the one it uses:
 
 * Imported record amounts (deal amounts, costs, quotas) keep four decimals, because
   finance exports such as SQL Server ``money`` columns carry four. They are stored as

@@ -159,7 +159,7 @@ RECORD_SETS: dict[str, RecordSetSpec] = {
     )
 }
 
-# A CRM pipeline export holds open, lost and won opportunities in one file.
+# A CRM pipeline export contains open, lost and won opportunities in one file.
 RECORD_SET_ALIASES = {"opportunities": "deals"}
 
 

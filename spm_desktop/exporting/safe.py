@@ -1,8 +1,8 @@
 """Neutralise spreadsheet formula injection in every exported text cell.
 
-A text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be
-run as a formula by Excel or LibreOffice when the file is opened, so such text gets a
-leading single quote (') and stays text. Numbers and dates are written as typed values
+Excel and LibreOffice run a text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return as a formula when the file is opened. Such text therefore gets a leading
+single quote (') and stays text. Numbers and dates are written as typed values
 and are never changed.
 """
 
@@ -93,7 +93,7 @@ def _write_value(worksheet, row: int, column: int, value: object, formats: dict)
     elif isinstance(value, bool):
         worksheet.write_boolean(row, column, value)
     elif isinstance(value, Decimal):
-        # xlsx stores IEEE doubles; the exact figure is kept as text in the Audit sheets.
+        # NOTE: xlsx number cells hold IEEE doubles, so more than 15 significant digits are lost here.
         worksheet.write_number(row, column, float(value), formats.get("decimal"))
     elif isinstance(value, (int, float)):
         worksheet.write_number(row, column, value, formats.get("decimal"))

@@ -1,9 +1,9 @@
 """Application context shared by all areas: the open workspace and background operations.
 
-One way to run background work: ``AppContext.run`` hands a service call to a worker
-thread with a progress dialog and a Cancel button, delivers the result to a success
-callback on the GUI thread, shows every failure through ``gui.errors``, and announces
-what changed so only the affected views refresh.
+There is one way to run background work. ``AppContext.run`` hands a service call to a
+worker thread with a progress dialog and a Cancel button, and delivers the result to a
+success callback on the GUI thread. Every failure is shown through ``gui.errors``, and
+the names of what changed are announced so only the affected views refresh.
 """
 
 from __future__ import annotations

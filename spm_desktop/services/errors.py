@@ -1,6 +1,6 @@
 """User-facing errors raised by services.
 
-Every class carries a message that names the value and says what to do. The GUI turns
+Every class carries a message that names the value and states what to do. The GUI turns
 them into one dialog (``gui.errors``) and the command line into exit code 1.
 """
 
@@ -42,7 +42,7 @@ class PermissionDeniedError(SpmError):
 
 
 class PeriodLockedError(SpmError):
-    """The period is closed; the message says how to make the change instead."""
+    """The period is closed; the message explains how to make the change instead."""
 
 
 class ConflictError(SpmError):

@@ -88,7 +88,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
 def _on_sqlite_begin(connection) -> None:
     # A write transaction begins IMMEDIATE, taking the write lock at once, so the audit
     # chain's "read the last hash, append the next entry" cannot interleave with another
-    # writer. Reads begin DEFERRED and never block each other.
+    # writer. Reads begin DEFERRED, so in WAL mode they wait for no one.
     if connection.get_execution_options().get(WRITE_OPTION):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
