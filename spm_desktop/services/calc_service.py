@@ -1126,14 +1126,34 @@ def _line_columns(frame: pd.DataFrame) -> dict[str, list[object]]:
     return columns
 
 
-def _balance_rows(result: object, label: str, currencies: dict[str, str]) -> list[dict[str, object]]:
+def _still_held(held: object, label: str, periods: dict[str, object]) -> bool:
+    """Tell whether a held amount is still held at the end of period ``label``.
+
+    It is when it was held in that period or an earlier one (a label outside this
+    calculation is an earlier, recorded period) and its release date, if known, falls
+    after the period. Storing only the amounts held in ``label`` itself would drop older
+    holds once a later period is closed, and they would never be released.
+    """
+    period = periods[label]
+    held_in = periods.get(held.held_in_period)  # type: ignore[attr-defined]
+    if held_in is not None and held_in.start > period.start:  # type: ignore[attr-defined]
+        return False
+    release = held.release_date  # type: ignore[attr-defined]
+    return release is None or release > period.end  # type: ignore[attr-defined]
+
+
+def _balance_rows(result: object, label: str, currencies: dict[str, str],
+                  periods: dict[str, object] | None = None) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for (participant_id, plan, period), amount in sorted(result.draw_balances.items()):  # type: ignore[attr-defined]
         if period == label:
             rows.append({"participant_id": participant_id, "plan": plan, "component": None, "kind": "draw_balance",
                          "amount": format(amount, "f"), "currency": currencies.get(plan, ""), "detail": None})
     for held in result.held:  # type: ignore[attr-defined]
-        if held.held_in_period != label:
+        if periods is None or label not in periods:
+            if held.held_in_period != label:
+                continue
+        elif not _still_held(held, label, periods):
             continue
         detail = {"deal_id": held.deal_id, "line_id": held.line_id, "held_in_period": held.held_in_period,
                   "until_field": held.until_field,
@@ -1194,7 +1214,8 @@ def _prepare_runs(inputs: _Inputs, engine_results: list[object], kind: str, scen
             kind=kind, scenario_id=scenario_id, started_at=started_at, inputs=dict(inputs.fingerprints),
             versions=versions, problems=problems_by_period[label], result_rows=rows_by_period.get(label, []),
             line_columns=_merge_columns(lines_by_period.get(label, [])),
-            balance_rows=[row for result in engine_results for row in _balance_rows(result, label, inputs.plan_currency)],
+            balance_rows=[row for result in engine_results
+                          for row in _balance_rows(result, label, inputs.plan_currency, inputs.periods)],
             period=period,
         ))
     return prepared
