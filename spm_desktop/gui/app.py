@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             window.create_demo_workspace(args.demo)
     elif args.workspace is not None:
         window.open_workspace(args.workspace)
+    else:
+        window.offer_demo_on_first_start()
     quit_after = os.environ.get("SPM_DESKTOP_QUIT_AFTER_MS")
     if quit_after:
         # Smoke tests of the installed bundle start the window and let it close itself.

@@ -254,6 +254,31 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, path=item: self.open_workspace(Path(path)))
         self.recent_menu.setEnabled(bool(recent))
 
+    def offer_demo_on_first_start(self, demo_path: Path | None = None) -> QMessageBox | None:
+        """On the very first start (no recent workspace), offer to build and open the demo workspace."""
+        if self.recent_workspaces() or self.settings.value("first_start_done", False, bool):
+            return None
+        self.settings.setValue("first_start_done", True)
+        target = demo_path or Path.home() / "spm-demo.spm"
+        box = QMessageBox(QMessageBox.Icon.Question, f"Welcome to {APP_NAME}",
+                          "Build the demo workspace to explore a quarter close on real CRM data "
+                          f"(35 agents, 6 managers, 8,800 opportunities)?\n\nIt is saved as {target}.",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("firstStartDialog")
+        build = box.addButton("Build the demo", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+
+        def chosen(button) -> None:
+            if button is build:
+                if target.exists():
+                    self.open_workspace(target)
+                else:
+                    self.create_demo_workspace(target)
+
+        box.buttonClicked.connect(chosen)
+        box.open()
+        return box
+
     # Help ---------------------------------------------------------------------------
 
     def show_about(self) -> QMessageBox:

@@ -143,3 +143,15 @@ def test_audit_area_export(qtbot, main_window: MainWindow, tmp_path: Path) -> No
     operation = area.export_to(target)
     qtbot.waitUntil(lambda: operation.done, timeout=30_000)
     assert target.read_text(encoding="utf-8-sig").count("\n") >= 2
+
+
+def test_first_start_offers_demo(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    target = tmp_path / "demo.spm"
+    box = window.offer_demo_on_first_start(target)
+    assert box is not None
+    assert "demo workspace" in box.text()
+    build = next(button for button in box.buttons() if button.text() == "Build the demo")
+    qtbot.mouseClick(build, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.context.workspace is not None, timeout=120_000)
+    assert window.context.workspace.path == target
+    assert window.offer_demo_on_first_start(target) is None
