@@ -102,10 +102,10 @@ def _register_inquiry(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--line", type=int, metavar="LINE_ID", help="statement line id the question is about")
     add.set_defaults(handler=_inquiry_add)
 
-    answer = actions.add_parser("answer", help="record the answer given to the participant")
+    answer = actions.add_parser("answer", help="record the response given to the participant")
     add_workspace_argument(answer)
     answer.add_argument("id", type=int, metavar="ID", help="inquiry id")
-    answer.add_argument("--text", required=True, help="the answer")
+    answer.add_argument("--text", required=True, help="the response text")
     answer.set_defaults(handler=_inquiry_answer)
 
     resolve = actions.add_parser("resolve", help="resolve an inquiry, optionally with a pending adjustment")

@@ -96,9 +96,9 @@ def ensure_gui_application() -> QGuiApplication:
     """
     # The PDF engine keeps embedded fonts in a QHash. With Qt's random per-process seed,
     # their object order, and so the file's bytes, would change from run to run.
-    # NOTE: in a process that drew widgets before (the GUI, a long test session) Qt may
-    # resolve DejaVu Sans to the system copy, which swaps the order of the two embedded
-    # font objects; fresh processes, as `spm statements` and the export workers use, agree.
+    # NOTE: in a process that drew widgets before (the GUI, a long test session), Qt may
+    # resolve DejaVu Sans to the system copy and swap the order of the two embedded font
+    # objects. Fresh processes, such as `spm statements` and the export workers, agree.
     QHashSeed.setDeterministicGlobalSeed()
     app = QGuiApplication.instance()
     if app is None:

@@ -1,1 +1,1 @@
-"""The Qt desktop application. Calls services only; holds no business rules."""
+"""The Qt desktop application. It calls services only and contains no business rules."""

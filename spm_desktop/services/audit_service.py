@@ -1,9 +1,9 @@
 """Verify and export the audit trail.
 
-Verification walks the hash chain, then runs every registered content check: areas that
-store hashed results (calculation results, issued statements) register a check that
-recomputes their rows' hashes against what the chain recorded, so an edited payout or
-statement row is reported by id.
+Verification walks the hash chain, then runs every registered content check. Areas that
+store hashed rows (calculation results, issued statements) register a check that
+recomputes those hashes against what the chain recorded. An edited payout or statement
+row is therefore reported by id.
 """
 
 from __future__ import annotations

@@ -59,12 +59,12 @@ class AdjustmentRequest:
     note: str | None = None
 
 
-def _clean_text(value: str, what: str) -> str:
+def _clean_text(value: str, field_name: str) -> str:
     text = (value or "").strip()
     if not text:
-        raise ValidationError(f"the {what} is empty; write what the participant asked or was told")
+        raise ValidationError(f"the {field_name} is missing; enter the participant's question or the response given")
     if len(text) > MAX_TEXT:
-        raise ValidationError(f"the {what} has {len(text)} characters; the maximum is {MAX_TEXT}")
+        raise ValidationError(f"the {field_name} has {len(text)} characters; the maximum is {MAX_TEXT}, so shorten it")
     return text
 
 

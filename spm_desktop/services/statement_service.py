@@ -343,7 +343,7 @@ def _statement_line(row: tuple, context: _RunContext) -> st.StatementLine:
         deal_id=deal_id, line_id=line_id, customer=customer, product=product, share=_decimal(share),
         credit_kind=credit_kind, credited=_decimal(credited), bands=_band_text(band_list),
         rates=_rate_text(rate_list, currency), exact_earnings=_decimal(exact),
-        # A deal in the plan currency has the rate 1, which tells a reader nothing.
+        # A deal in the plan currency has the rate 1, which gives a reader no information.
         fx_rate=_decimal(fx_rate) if deal_currency and deal_currency != currency else None,
         reference_deal_id=reference if kind in ("reversal", "clawback") else None,
         held=from_minor(held_minor, currency) if held_minor else None, via_participant_id=via,

@@ -196,7 +196,7 @@ def test_inquiry_resolved_once(maker):
 
 
 def test_inquiry_empty_text_rejected(maker):
-    with pytest.raises(ValidationError, match="question is empty"):
+    with pytest.raises(ValidationError, match="question is missing"):
         inquiry_service.raise_inquiry(maker, "P1", "2017-Q2", "   ")
 
 
