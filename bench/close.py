@@ -2,11 +2,15 @@
 
 Builds a workspace with one quarterly plan, PARTICIPANTS participants and DEALS_PER_QUARTER
 won deals in each quarter of 2017 and 2018-Q1, calculates, approves and closes the four
-2017 quarters, then times ``calc_service.calculate`` of 2018-Q1 three ways:
+2017 quarters, then times ``calc_service.calculate`` of 2018-Q1 four ways:
 
 1. with no change inside a closed quarter (each closed quarter is skipped by its fingerprint);
-2. after one late deal dated inside 2017-Q2 (that quarter is recalculated and compared);
-3. the check alone (``close_service.apply_prior_period_adjustments``) in case 1, for the floor.
+2. the prior-period check alone (``close_service.apply_prior_period_adjustments``) in case 1;
+3. after one late deal dated inside 2017-Q2 (that quarter is recalculated and compared);
+4. after one more late deal in each of 2017-Q1, Q3 and Q4 (all four quarters recalculated).
+
+Each step prints wall seconds and the CPU seconds of this process (user plus system),
+because the machine is often shared. The load average is printed before each step.
 
 Run: python bench/close.py [PARTICIPANTS] [DEALS_PER_QUARTER]
 """
@@ -14,6 +18,7 @@ Run: python bench/close.py [PARTICIPANTS] [DEALS_PER_QUARTER]
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import sys
@@ -100,17 +105,35 @@ def build(path: Path, participants: int, deals_per_quarter: int) -> Workspace:
     return workspace
 
 
-def timed(label: str, action) -> float:
-    started = time.perf_counter()
-    action()
-    elapsed = time.perf_counter() - started
-    print(f"{label}: {elapsed:.2f} s")
-    return elapsed
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(label: str, action) -> object:
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    wall_start, cpu_start = time.perf_counter(), cpu_seconds()
+    outcome = action()
+    wall, cpu = time.perf_counter() - wall_start, cpu_seconds() - cpu_start
+    print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU (load average before: {load})", flush=True)
+    return outcome
+
+
+def read_open_period_inputs(connection, label: str) -> object:
+    """Read an official calculation's inputs through the calculation service's public API."""
+    return calc_service.read_inputs(connection, label)
+
+
+def late_deal(deal_id: str, close_date: str) -> dict:
+    return {"deal_id": deal_id, "owner": "P00000", "currency": "USD", "amount": 90_000 * 10_000,
+            "stage": "Won", "type": "sale", "close_date": close_date}
 
 
 def main() -> None:
     participants = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     deals_per_quarter = int(sys.argv[2]) if len(sys.argv) > 2 else 25_000
+    print(f"participants {participants}, deals per quarter {deals_per_quarter}, cores {os.cpu_count()}, "
+          f"Python {sys.version.split()[0]}", flush=True)
     folder = Path(tempfile.mkdtemp())
     workspace = build(folder / "bench.spm", participants, deals_per_quarter)
     checker = workspace.as_user("checker")
@@ -121,21 +144,32 @@ def main() -> None:
 
     timed("calculate 2018-Q1, closed quarters unchanged", lambda: calc_service.calculate(workspace, "2018-Q1"))
 
-    def check_only() -> None:
-        with workspace.read() as connection:
-            inputs = calc_service._read_inputs(connection, "2018-Q1", None, None, calc_service.OFFICIAL)
-            started = time.perf_counter()
-            close_service.apply_prior_period_adjustments(connection, inputs)
-            print(f"prior-period check alone, closed quarters unchanged: {time.perf_counter() - started:.2f} s")
+    with workspace.read() as connection:
+        inputs = read_open_period_inputs(connection, "2018-Q1")
+        timed("prior-period check alone, closed quarters unchanged",
+              lambda: close_service.apply_prior_period_adjustments(connection, inputs))
 
-    check_only()
     with workspace.transaction() as unit:
-        insert(unit.connection, "deals", [{"deal_id": "LATE-1", "owner": "P00000", "currency": "USD",
-                                           "amount": 90_000 * 10_000, "stage": "Won", "type": "sale",
-                                           "close_date": "2017-05-03"}])
-    timed("calculate 2018-Q1 after one late deal in 2017-Q2", lambda: calc_service.calculate(workspace, "2018-Q1"))
+        insert(unit.connection, "deals", [late_deal("LATE-Q2", "2017-05-03")])
+    timed("calculate 2018-Q1 after one late deal in 2017-Q2 (1 quarter recomputed)",
+          lambda: calc_service.calculate(workspace, "2018-Q1"))
+
+    with workspace.transaction() as unit:
+        insert(unit.connection, "deals", [late_deal("LATE-Q1", "2017-02-03"), late_deal("LATE-Q3", "2017-08-03"),
+                                          late_deal("LATE-Q4", "2017-11-03")])
+    timed("calculate 2018-Q1 after late deals in all four closed quarters (4 quarters recomputed)",
+          lambda: calc_service.calculate(workspace, "2018-Q1"))
+
+    with workspace.read() as connection:
+        inputs = read_open_period_inputs(connection, "2018-Q1")
+        found = timed("prior-period check alone, four closed quarters changed",
+                      lambda: close_service.apply_prior_period_adjustments(connection, inputs))
+    adjustments = [item for items in found.values() for item in items]
+    total = sum(item.amount_minor for item in adjustments)
+    print(f"prior-period adjustments found: {len(adjustments)}, total {total} minor units", flush=True)
+
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {peak_mb:.0f} MB; participants {participants}, deals per quarter {deals_per_quarter}")
+    print(f"peak RSS: {peak_mb:.0f} MB; CPU seconds of the whole run: {cpu_seconds():.1f}", flush=True)
     workspace.close()
 
 

@@ -496,14 +496,14 @@ def store_prior_period_adjustments(unit: UnitOfWork, label: str, run_id: int,
 # -- integration with the calculation service ---------------------------------------------
 
 
-def recompute_closed_period(connection: Connection, closed_label: str) -> RecomputedPeriod | None:
+def recompute_closed_period(connection: Connection, closed_label: str, *,
+                            records: object = None) -> RecomputedPeriod | None:
     """Recalculate a closed period as of now with the plan versions its run recorded.
 
     Records (deals, splits, quotas, FX rates ...) are read as they are now, so a corrected
     rate or amount shows as a difference; earlier closed periods of the plan year are read
-    as recorded. Returns None when no record set changed since the period's run.
-    NOTE: this drives the calculation service's private steps (read inputs, run the
-    engine, prepare rows) as a scenario-kind run that is never stored.
+    as recorded. ``records`` (``calc_service.RecordFrames``) reuses record sets already
+    loaded on this connection. Returns None when no record set changed since the period's run.
     """
     from spm_desktop.services import calc_service, plan_service
     from spm_desktop.store.tables.calc import calc_runs
@@ -519,15 +519,16 @@ def recompute_closed_period(connection: Connection, closed_label: str) -> Recomp
     versions = json.loads(run.versions).get("plans", {})
     if not versions:
         return None
-    plans = {name: plan_service.get_plan(connection, name, int(version)) for name, version in versions.items()}
-    inputs = calc_service._read_inputs(connection, period.label, plans, None, calc_service.SCENARIO)
+    plans = {name: plan_service.plan_for_calculation(connection, name, int(version))
+             for name, version in versions.items()}
+    inputs = calc_service.read_inputs(connection, period.label, plans=plans, kind=calc_service.SCENARIO,
+                                      records=records)  # type: ignore[arg-type]
     changed = [name for name, digest in inputs.fingerprints.items()
                if name.startswith("records.") and recorded_inputs.get(name) != digest]
     if not changed:
         return None
     log.info("recomputing closed period %s because %s changed", period.label, ", ".join(changed))
-    outcomes = calc_service._run_engine(inputs, lambda done, total, message: None, None)
-    prepared = calc_service._prepare_runs(inputs, outcomes, calc_service.SCENARIO, None, period_service.now_utc())
+    prepared = calc_service.compute_runs(inputs, kind=calc_service.SCENARIO)
     for item in prepared:
         if item.period_label == period.label:
             return RecomputedPeriod(item.result_rows, item.line_rows, current_inputs)
@@ -605,9 +606,10 @@ def _paid_inputs(connection: Connection, period: PeriodState) -> str | None:
 def apply_prior_period_adjustments(connection: Connection, inputs: object) -> dict[str, list[PriorPeriodAdjustment]]:
     """Add the prior-period adjustments of an official calculation to its engine inputs.
 
-    ``inputs`` is the calculation service's input bundle (``engine_inputs``, ``periods``,
-    ``fingerprints``); it is changed in place. Only the earliest period being calculated
-    can be the first open period, so only it receives adjustments. Returns
+    ``inputs`` is a ``calc_service.RunInputs`` from ``calc_service.read_inputs``; it is
+    changed in place. Closed periods are recomputed on its record sets, so the records
+    are read once however many closed periods changed. Only the earliest period being
+    calculated can be the first open period, so only it receives adjustments. Returns
     {period label: adjustments}, for ``period_service.record_calculation``.
     """
     import dataclasses
@@ -616,7 +618,9 @@ def apply_prior_period_adjustments(connection: Connection, inputs: object) -> di
     if not periods:
         return {}
     label = periods[0]
-    found = prior_period_adjustments(connection, label, lambda closed: recompute_closed_period(connection, closed))
+    records = inputs.records  # type: ignore[attr-defined]
+    found = prior_period_adjustments(
+        connection, label, lambda closed: recompute_closed_period(connection, closed, records=records))
     if not found:
         return {}
     engine_inputs = inputs.engine_inputs  # type: ignore[attr-defined]

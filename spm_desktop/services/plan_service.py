@@ -10,6 +10,13 @@ its ``effective_from`` must come after the last closed period it would cover.
 Which version is in force on a day: of the active versions of a plan whose effective
 range contains the day, the one with the highest number. So version 2 effective from
 July replaces version 1 from July on, and version 1 still governs the first half year.
+
+Fiscal year: the workspace setting ``fiscal_year.start_month`` (1 when not set) is the
+fiscal year of the close, the importer and period labels. A plan document without
+``fiscal_start_month`` follows it when the plan is read for a calculation. A document
+that states another month is stored with a warning naming both months, and a
+calculation that would use it is rejected, because its periods would not match the
+periods the workspace closes.
 """
 
 from __future__ import annotations
@@ -137,9 +144,17 @@ def validate_against(plan: plan_domain.Plan, keys: ValidationKeys) -> list[Probl
     return problems
 
 
-def validate(connection: Connection, plan: plan_domain.Plan) -> list[Problem]:
-    """Check a plan against the domain rules and the workspace's metrics and quota keys."""
-    return validate_against(plan, validation_keys(connection))
+def validate(connection: Connection, plan: plan_domain.Plan, text: str | None = None) -> list[Problem]:
+    """Check a plan against the domain rules, the workspace's metrics and quota keys and its fiscal year.
+
+    ``text`` is the plan's document. Without it, a fiscal start month of 1 counts as not
+    stated, because ``dump_plan`` leaves the default out.
+    """
+    problems = validate_against(plan, validation_keys(connection))
+    stated = states_fiscal_start(text) if text is not None else plan.fiscal_start_month != 1
+    if stated:
+        problems += fiscal_start_problems([plan], period_service.fiscal_start_month(connection), severity="warning")
+    return problems
 
 
 def check_text(workspace: Workspace, text: str) -> tuple[plan_domain.Plan | None, list[Problem]]:
@@ -149,7 +164,50 @@ def check_text(workspace: Workspace, text: str) -> tuple[plan_domain.Plan | None
     except ValidationError as error:
         return None, error.problems or [Problem("plan.invalid", str(error))]
     with workspace.read() as connection:
-        return plan, validate(connection, plan)
+        return plan, validate(connection, plan, text)
+
+
+# -- fiscal year ----------------------------------------------------------------------
+
+
+FISCAL_START_KEY = "fiscal_start_month"
+
+
+def states_fiscal_start(text: str) -> bool:
+    """Tell whether a plan document sets ``fiscal_start_month`` itself (a top-level key)."""
+    if FISCAL_START_KEY not in text:
+        return False
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        return False
+    return isinstance(data, dict) and FISCAL_START_KEY in data
+
+
+def with_workspace_fiscal_year(plan: plan_domain.Plan, text: str, fiscal_start: int) -> plan_domain.Plan:
+    """Return the plan as a calculation uses it: without a stated fiscal start it follows the workspace's."""
+    if plan.fiscal_start_month == fiscal_start or states_fiscal_start(text):
+        return plan
+    return dataclasses.replace(plan, fiscal_start_month=fiscal_start)
+
+
+def fiscal_start_problems(plans_to_check: list[plan_domain.Plan], fiscal_start: int, *,
+                          severity: str = "error") -> list[Problem]:
+    """Return a problem for each plan whose fiscal start month differs from the workspace's ``fiscal_start``."""
+    problems = []
+    for plan in plans_to_check:
+        if plan.fiscal_start_month == fiscal_start:
+            continue
+        problems.append(Problem(
+            "plan.fiscal_start_mismatch",
+            f"plan {plan.name!r} sets {FISCAL_START_KEY} {plan.fiscal_start_month}, but the workspace's fiscal "
+            f"year starts in month {fiscal_start} (setting {period_service.FISCAL_START_SETTING}); remove "
+            f"{FISCAL_START_KEY} from the plan so it follows the workspace, or make the two months equal",
+            severity=severity, value=str(plan.fiscal_start_month)))
+    return problems
 
 
 # -- saving ---------------------------------------------------------------------------
@@ -166,7 +224,7 @@ def load(workspace: Workspace, text: str, *, source: str | None = None, reason: 
     plan = parse(text, source)
     with workspace.transaction() as unit:
         connection = unit.connection
-        problems = validate(connection, plan)
+        problems = validate(connection, plan, text)
         if status == "active":
             problems += assignment_conflicts(connection, plan)
         if has_errors(problems):
@@ -377,6 +435,12 @@ def get_plan(connection: Connection, name: str, version: int | None = None) -> p
     return plan_domain.load_plan(document(connection, name, version))
 
 
+def plan_for_calculation(connection: Connection, name: str, version: int | None = None) -> plan_domain.Plan:
+    """Return one stored version as a calculation uses it, with the workspace's fiscal year applied."""
+    text = document(connection, name, version)
+    return with_workspace_fiscal_year(plan_domain.load_plan(text), text, period_service.fiscal_start_month(connection))
+
+
 def plan_by_id(connection: Connection, plan_id: int) -> tuple[PlanVersion, plan_domain.Plan]:
     row = connection.execute(select(plans).where(plans.c.id == plan_id)).first()
     if row is None:
@@ -391,8 +455,10 @@ def plans_in_force(connection: Connection, start: dt.date, end: dt.date) -> list
     range ends the day before. The returned Plan carries the shortened range, and the
     PlanVersion keeps the stored one. A lower version that a higher one covers from
     its first day is left out. Versions come sorted by name, then version, so the last
-    one of a name is the newest.
+    one of a name is the newest. A Plan whose document has no ``fiscal_start_month``
+    carries the workspace's fiscal start month.
     """
+    fiscal_start = period_service.fiscal_start_month(connection)
     query = (
         select(plans)
         .where(plans.c.status == "active", plans.c.effective_from <= end,
@@ -409,6 +475,7 @@ def plans_in_force(connection: Connection, start: dt.date, end: dt.date) -> list
             if window is None or window[0] > end or (window[1] is not None and window[1] < start):
                 continue
             plan = plan_domain.load_plan(row.document)  # type: ignore[attr-defined]
+            plan = with_workspace_fiscal_year(plan, row.document, fiscal_start)  # type: ignore[attr-defined]
             plan = dataclasses.replace(plan, effective_from=window[0], effective_to=window[1])
             chosen.append((_version_from_row(row), plan))
     return chosen

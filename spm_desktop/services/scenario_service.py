@@ -32,7 +32,7 @@ from spm_desktop.domain.money import MoneyError, from_minor, from_record_units, 
 from spm_desktop.domain.periods import Period
 from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progress
 from spm_desktop.exporting import safe
-from spm_desktop.services import calc_service, plan_service, record_service, review_service
+from spm_desktop.services import calc_service, period_service, plan_service, record_service, review_service
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import ConflictError, NotFoundError, SpmError, ValidationError
 from spm_desktop.store.tables.scenarios import scenario_quotas, scenarios
@@ -142,7 +142,10 @@ def document(connection: Connection, name: str) -> str:
 
 
 def scenario_plan(connection: Connection, name: str) -> plan_domain.Plan:
-    return plan_domain.load_plan(document(connection, name))
+    """Return the scenario's plan as a calculation uses it, with the workspace's fiscal year applied."""
+    text = document(connection, name)
+    return plan_service.with_workspace_fiscal_year(
+        plan_domain.load_plan(text), text, period_service.fiscal_start_month(connection))
 
 
 def plan_changes(connection: Connection, name: str) -> list[str]:

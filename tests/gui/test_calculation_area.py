@@ -94,9 +94,11 @@ def _calculate(qtbot, area, label: str) -> None:
                     timeout=30_000)
 
 
-def _click_row(qtbot, table, row: int) -> None:
+def _click_row(qtbot, area, table, row: int) -> None:
+    """Click a table row and wait until the lines or source it loads in a worker are shown."""
     index = table.model().index(row, 0)
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(index).center())
+    qtbot.waitUntil(lambda: not area.context.busy, timeout=30_000)
 
 
 def _row_of(area, participant_id: str, component: str) -> int:
@@ -127,11 +129,11 @@ def test_calculate_fills_results(qtbot, area):
 def test_drill_down_to_source_row(qtbot, area):
     _calculate(qtbot, area, "2017-Q1")
     view = area.results_view
-    _click_row(qtbot, view.results_table, _row_of(area, "P1", "Bookings commission"))
+    _click_row(qtbot, area, view.results_table, _row_of(area, "P1", "Bookings commission"))
     assert view.lines_model.rowCount() == 2
     assert [view.lines_model.index(row, 2).data() for row in range(2)] == ["D1", "D2"]
     assert "2 lines behind Bookings commission of Ana Diaz (P1)" in view.lines_label.text()
-    _click_row(qtbot, view.lines_table, 1)
+    _click_row(qtbot, area, view.lines_table, 1)
     assert view.source_label.text().startswith("Imported from deals.csv, row 3")
     fields = {view.source_model.index(row, 0).data(): view.source_model.index(row, 1).data()
               for row in range(view.source_model.rowCount())}
@@ -142,9 +144,9 @@ def test_drill_down_to_source_row(qtbot, area):
 def test_draw_line_has_no_source(qtbot, area):
     _calculate(qtbot, area, "2017-Q1")
     view = area.results_view
-    _click_row(qtbot, view.results_table, _row_of(area, "P2", "Draw"))
+    _click_row(qtbot, area, view.results_table, _row_of(area, "P2", "Draw"))
     assert view.lines_model.index(0, 0).data() == "draw"
-    _click_row(qtbot, view.lines_table, 0)
+    _click_row(qtbot, area, view.lines_table, 0)
     assert "no deal behind it" in view.source_label.text()
 
 

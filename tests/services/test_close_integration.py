@@ -146,10 +146,8 @@ def _late_changes(workspace):
 
 
 def _prior_of(workspace, label):
-    from spm_desktop.services.calc_service import _read_inputs
-
     with workspace.read() as connection:
-        inputs = _read_inputs(connection, label, None, None, calc_service.OFFICIAL)
+        inputs = calc_service.read_inputs(connection, label)
         return close_service.apply_prior_period_adjustments(connection, inputs).get(label, [])
 
 

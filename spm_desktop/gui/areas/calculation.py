@@ -1,8 +1,15 @@
-"""The Calculation area: choose a period, run it, read results and drill down to source rows."""
+"""The Calculation area: choose a period, run it, read results and drill down to source rows.
+
+Every read of the workspace runs in a worker through ``AppContext.run``: a period's
+results, a result's lines and a line's source row. A payout may have 100,000 lines, so
+the lines table formats them page by page as the user scrolls (``LazyTableModel``).
+A click that a newer click overtook is ignored when its lines or source arrive.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -20,10 +27,11 @@ from PySide6.QtWidgets import (
 
 from spm_desktop.gui.areas.base import Area, empty_state_label
 from spm_desktop.gui.context import AppContext
-from spm_desktop.gui.formatting import format_money
-from spm_desktop.gui.results_view import ResultsView
+from spm_desktop.gui.formatting import format_count, format_money
+from spm_desktop.gui.models import LazyTableModel
+from spm_desktop.gui.results_view import LINE_HEADER, RIGHT, ResultsView, line_cells
 from spm_desktop.services import calc_service
-from spm_desktop.services.calc_service import RunSummary, StoredResult
+from spm_desktop.services.calc_service import LineSource, RunSummary, StoredLine, StoredResult
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import NotFoundError, SpmError
 
@@ -32,6 +40,79 @@ log = logging.getLogger(__name__)
 NO_WORKSPACE = "Open a workspace to calculate periods."
 NO_RESULTS = ("Nothing here yet: the results of a period appear here after you calculate it. "
               "Choose a period above and press Calculate.")
+LOADING_LINES = "Loading the lines behind {component} of {participant}..."
+LOADING_SOURCE = "Loading the spreadsheet row of the line..."
+# Lines formatted per page of the lines table. More are formatted as the user scrolls.
+LINES_PAGE_SIZE = 500
+
+
+class LazyLinesView(ResultsView):
+    """The results view with a lines table that converts and formats lines page by page.
+
+    Building and formatting 100,000 lines at once takes seconds, which would freeze the
+    window. This view keeps the lines as the workspace stores them and converts only the
+    pages the table shows and the line the user selects.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._line_rows: Sequence[object] = []
+        self._to_line: Callable[[object], StoredLine] = _as_line
+        self.lines_model = LazyTableModel(self._line_page, self._line_count, LINE_HEADER, page_size=LINES_PAGE_SIZE,
+                                          alignments={5: RIGHT, 6: RIGHT, 7: RIGHT, 10: RIGHT, 11: RIGHT})
+        self.lines_table.setModel(self.lines_model)
+        # Setting a model replaces the selection model, so connect the new one.
+        self.lines_table.selectionModel().currentRowChanged.connect(self._on_line_row)
+
+    def _line_page(self, offset: int, limit: int) -> list[list[object]]:
+        last = min(offset + limit, len(self._line_rows))
+        return [line_cells(self.line_at(row)) for row in range(offset, last)]
+
+    def _line_count(self) -> int:
+        return len(self._line_rows)
+
+    def line_at(self, row: int) -> StoredLine:
+        return self._to_line(self._line_rows[row])
+
+    def show_lines(self, result: StoredResult | None, lines: Sequence[StoredLine]) -> None:
+        self._show_line_rows(result, lines, _as_line)
+
+    def show_stored_lines(self, result: StoredResult | None, rows: Sequence[object]) -> None:
+        """Show lines given as stored ``result_lines`` rows (``calc_service.line_rows_of_result``)."""
+        self._show_line_rows(result, rows, calc_service.stored_line)
+
+    def _show_line_rows(self, result: StoredResult | None, rows: Sequence[object],
+                        to_line: Callable[[object], StoredLine]) -> None:
+        self._line_rows = rows
+        self._to_line = to_line
+        self.lines_model.reload()
+        self.lines_table.resizeColumnsToContents()
+        if result is None:
+            self.lines_label.setText("Select a result to see the deals and adjustments behind it.")
+        else:
+            self.lines_label.setText(
+                f"{format_count(len(rows))} lines behind {result.component} of "
+                f"{result.participant_name or ''} ({result.participant_id}), {result.period}: "
+                f"{format_money(result.earnings, result.currency)}"
+            )
+        self.show_source(None)
+
+    def show_lines_loading(self, result: StoredResult | None) -> None:
+        """Empty the lines and source tables and show which result's lines are loading."""
+        self._line_rows = []
+        self.lines_model.reload()
+        self.show_source(None)
+        if result is not None:
+            self.lines_label.setText(LOADING_LINES.format(
+                component=result.component, participant=f"{result.participant_name or ''} ({result.participant_id})"))
+
+    def show_source_loading(self) -> None:
+        self.source_model.set_rows([])
+        self.source_label.setText(LOADING_SOURCE)
+
+
+def _as_line(line: object) -> StoredLine:
+    return line  # type: ignore[return-value]
 
 
 class CalculationArea(Area):
@@ -40,6 +121,9 @@ class CalculationArea(Area):
     def __init__(self, context: AppContext) -> None:
         super().__init__(context)
         self._results: dict[int, StoredResult] = {}
+        # Numbers of the latest drill-down requests. A response to an older request is dropped.
+        self._lines_request = 0
+        self._source_request = 0
 
         self.period_combo = QComboBox()
         self.period_combo.setObjectName("periodInput")
@@ -79,7 +163,7 @@ class CalculationArea(Area):
         bar.addWidget(self.export_button)
         bar.addWidget(self.run_label, 1)
 
-        self.results_view = ResultsView()
+        self.results_view = LazyLinesView()
         self.results_view.result_selected.connect(self._load_lines)
         self.results_view.line_selected.connect(self._load_source)
         self.problems_list = QListWidget()
@@ -193,6 +277,8 @@ class CalculationArea(Area):
 
     def _show_rows(self, runs: list[RunSummary], rows: list[StoredResult]) -> None:
         self._results = {row.id: row for row in rows}
+        self._lines_request += 1
+        self._source_request += 1
         self.export_button.setEnabled(bool(rows))
         self.results_view.show_results(rows)
         self.problems_list.clear()
@@ -207,6 +293,9 @@ class CalculationArea(Area):
         if isinstance(error, NotFoundError):
             self._clear(str(error))
             return
+        self._report_error(error)
+
+    def _report_error(self, error: BaseException) -> None:
         self.context.last_error = error
         from spm_desktop.gui import errors
 
@@ -232,14 +321,56 @@ class CalculationArea(Area):
     def _load_lines(self, result_id: int) -> None:
         if self.workspace is None:
             return
+        self._lines_request += 1
+        self._source_request += 1
+        request = self._lines_request
         result = self._results.get(result_id)
-        lines = calc_service.lines_of_result(self.workspace, result_id)
-        self.results_view.show_lines(result, lines)
+        self.results_view.show_lines_loading(result)
+        self.context.run(f"Loading lines of result {result_id}", _load_result_lines, self.workspace, result_id,
+                         on_success=lambda rows: self._show_lines(request, result, rows),
+                         on_failure=lambda error: self._show_lines_failure(request, error), parent=self,
+                         show_progress=False)
+
+    def _show_lines(self, request: int, result: StoredResult | None, rows: list[object]) -> None:
+        if request != self._lines_request:
+            log.debug("dropped the lines of result %s because a newer selection replaced them", result and result.id)
+            return
+        self.results_view.show_stored_lines(result, rows)
+
+    def _show_lines_failure(self, request: int, error: BaseException) -> None:
+        if request == self._lines_request:
+            self.results_view.show_lines(None, [])
+        self._report_error(error)
 
     def _load_source(self, line_id: int) -> None:
         if self.workspace is None:
             return
-        self.results_view.show_source(calc_service.line_source(self.workspace, line_id))
+        self._source_request += 1
+        request = self._source_request
+        self.results_view.show_source_loading()
+        self.context.run(f"Loading the source of line {line_id}", _load_line_source, self.workspace, line_id,
+                         on_success=lambda source: self._show_source(request, source),
+                         on_failure=lambda error: self._show_source_failure(request, error), parent=self,
+                         show_progress=False)
+
+    def _show_source(self, request: int, source: LineSource) -> None:
+        if request == self._source_request:
+            self.results_view.show_source(source)
+
+    def _show_source_failure(self, request: int, error: BaseException) -> None:
+        if request == self._source_request:
+            self.results_view.show_source(None)
+        self._report_error(error)
+
+
+def _load_result_lines(workspace: Workspace, result_id: int, *, progress: object = None,
+                       cancel: object = None) -> list[object]:
+    return calc_service.line_rows_of_result(workspace, result_id)
+
+
+def _load_line_source(workspace: Workspace, line_id: int, *, progress: object = None,
+                      cancel: object = None) -> LineSource:
+    return calc_service.line_source(workspace, line_id)
 
 
 def _load_period(workspace: Workspace, label: str, *, progress: object = None,

@@ -1,0 +1,1 @@
+"""The calculation service by concept; ``spm_desktop.services.calc_service`` is its public face."""
