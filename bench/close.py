@@ -5,7 +5,7 @@ won deals in each quarter of 2017 and 2018-Q1, calculates, approves and closes t
 2017 quarters, then times ``calc_service.calculate`` of 2018-Q1 four ways:
 
 1. with no change inside a closed quarter (each closed quarter is skipped by its fingerprint);
-2. the prior-period check alone (``close_service.apply_prior_period_adjustments``) in case 1;
+2. the prior-period check alone (``prior_period.apply_prior_period_adjustments``) in case 1;
 3. after one late deal dated inside 2017-Q2 (that quarter is recalculated and compared);
 4. after one more late deal in each of 2017-Q1, Q3 and Q4 (all four quarters recalculated).
 
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from spm_desktop.domain.records import RECORD_SETS
-from spm_desktop.services import calc_service, close_service, metric_service, plan_service
+from spm_desktop.services import calc_service, close_service, metric_service, plan_service, prior_period
 from spm_desktop.services.context import Workspace
 from spm_desktop.store.tables.records import RECORD_TABLES, column_name
 
@@ -147,7 +147,7 @@ def main() -> None:
     with workspace.read() as connection:
         inputs = read_open_period_inputs(connection, "2018-Q1")
         timed("prior-period check alone, closed quarters unchanged",
-              lambda: close_service.apply_prior_period_adjustments(connection, inputs))
+              lambda: prior_period.apply_prior_period_adjustments(connection, inputs))
 
     with workspace.transaction() as unit:
         insert(unit.connection, "deals", [late_deal("LATE-Q2", "2017-05-03")])
@@ -163,7 +163,7 @@ def main() -> None:
     with workspace.read() as connection:
         inputs = read_open_period_inputs(connection, "2018-Q1")
         found = timed("prior-period check alone, four closed quarters changed",
-                      lambda: close_service.apply_prior_period_adjustments(connection, inputs))
+                      lambda: prior_period.apply_prior_period_adjustments(connection, inputs))
     adjustments = [item for items in found.values() for item in items]
     total = sum(item.amount_minor for item in adjustments)
     print(f"prior-period adjustments found: {len(adjustments)}, total {total} minor units", flush=True)

@@ -81,3 +81,43 @@ def test_rule_catches_a_violation(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("from PySide6.QtCore import QObject\nimport sqlalchemy\n")
     assert [module for _, module in _imports(probe)] == ["PySide6.QtCore", "sqlalchemy"]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, known: set[str]) -> set[str]:
+    """Return the known modules a file imports anywhere in it, deferred imports inside functions included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def _cycles(folder: str) -> list[list[str]]:
+    paths = {_module_name(path): path for path in (PACKAGE / folder).rglob("*.py")}
+    graph = {name: _imported_modules(path, set(paths)) - {name} for name, path in paths.items()}
+    cycles = []
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        seen = set()
+        while stack:
+            name, route = stack.pop()
+            for target in sorted(graph[name]):
+                if target == start:
+                    cycles.append(route)
+                elif target not in seen and target > start:
+                    seen.add(target)
+                    stack.append((target, [*route, target]))
+    return cycles
+
+
+def test_services_import_each_other_without_cycles() -> None:
+    """A service imports only services below it, so each can be read and tested from the bottom up."""
+    assert _cycles("services") == []

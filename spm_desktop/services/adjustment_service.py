@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 REASON_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 MANUAL_SOURCES = ("manual", "inquiry", "import")
+PRIOR_PERIOD_REASON = "PRIOR_PERIOD"
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def approved_adjustments(connection: Connection, period: str) -> list[Adjustment
     """Return the approved manual, inquiry and imported adjustments of a period, oldest first.
 
     The calculation passes them to the engine as the period's ``Adjustments`` row.
-    Prior-period adjustments are not included: ``close_service.prior_period_adjustments``
+    Prior-period adjustments are not included: ``prior_period.prior_period_adjustments``
     recomputes them on every calculation.
     """
     label = period_service.normalise_label(connection, period)
@@ -282,7 +283,7 @@ def adjustments_frame(connection: Connection, period: str, prior: Sequence[objec
 
     The frame follows the ``adjustments`` record set (amount in 1/10,000 units) with the
     extra columns adjustment_id, source and source_period. ``prior`` takes the
-    ``close_service.PriorPeriodAdjustment`` items of this calculation, which carry
+    ``prior_period.PriorPeriodAdjustment`` items of this calculation, which carry
     reason code PRIOR_PERIOD and a note naming the closed period, the cause and the deals.
     """
     rows = []
@@ -352,3 +353,37 @@ def _staged_record_ids(connection: Connection) -> set[int]:
         if isinstance(record_id, int):
             found.add(record_id)
     return found
+
+
+def store_prior_period_adjustments(unit: UnitOfWork, label: str, run_id: int,
+                                   found: Sequence[object]) -> list[int]:
+    """Replace the open period's prior-period adjustments with those of run ``run_id``; return the new ids.
+
+    ``found`` holds ``prior_period.PriorPeriodAdjustment`` items.
+
+    They are stored approved: the approval of the period's calculation covers them.
+    """
+    connection = unit.connection
+    old = connection.execute(select(adjustments).where(
+        adjustments.c.period == label, adjustments.c.source == "prior_period")).mappings().all()
+    if old:
+        connection.execute(adjustments.delete().where(
+            adjustments.c.period == label, adjustments.c.source == "prior_period"))
+        unit.audit("adjustment.prior_period_replace", "period_adjustments", label,
+                   before=[dict(row) for row in old], after={"run_id": run_id})
+    now = period_service.now_utc()
+    new_ids = []
+    for item in found:
+        values = {
+            "participant_id": item.participant_id, "period": label, "amount_minor": item.amount_minor,
+            "currency": item.currency, "reason_code": PRIOR_PERIOD_REASON, "note": item.note,
+            "author": unit.user, "created_at": now, "status": "approved", "approved_by": None,
+            "approved_at": None, "decision_note": "approved with the period's calculation",
+            "source": "prior_period", "source_period": item.source_period, "run_id": run_id,
+            "detail": canonical_json(item.detail()),
+        }
+        new_id = connection.execute(adjustments.insert().values(**values)).inserted_primary_key[0]
+        unit.audit("adjustment.prior_period", "adjustment", new_id,
+                   after={**values, "id": new_id, "detail": json.loads(values["detail"])})
+        new_ids.append(new_id)
+    return new_ids

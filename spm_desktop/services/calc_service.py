@@ -23,6 +23,7 @@ Importing this module also registers the audit content check.
 
 from __future__ import annotations
 
+from spm_desktop.services.calc.computing import compute_runs, now_utc, recompute
 from spm_desktop.services.calc.hashing import chain_digest, digest_cells, row_digest
 from spm_desktop.services.calc.inputs import (
     RECORD_SETS,
@@ -55,7 +56,7 @@ from spm_desktop.services.calc.results import (
     run_results,
 )
 from spm_desktop.services.calc.rows import engine_lines_to_columns, prepare_runs
-from spm_desktop.services.calc.running import calculate, compute_runs, now_utc, recompute
+from spm_desktop.services.calc.running import calculate
 from spm_desktop.services.calc.storing import (
     OFFICIAL,
     RUN_ACTION,

@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from spm_desktop.domain import plans as plan_domain
 from spm_desktop.domain.canonical import canonical_json, fingerprint
 from spm_desktop.domain.expressions import ExpressionError, compile_expression
 from spm_desktop.domain.metrics import (
@@ -39,6 +40,7 @@ from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progre
 from spm_desktop.domain.reconcile import Reconciliation, reconcile
 from spm_desktop.services.context import UnitOfWork, Workspace
 from spm_desktop.services.errors import ConflictError, NotFoundError, SpmError, ValidationError
+from spm_desktop.store.tables.calc import plans
 from spm_desktop.store.tables.metrics import metric_events, metric_versions, metrics
 
 log = logging.getLogger(__name__)
@@ -469,11 +471,6 @@ def plan_metric_uses(connection: Connection) -> dict[str, set[str]]:
     Reads the plans table defensively: a workspace without plans, or a plan document that
     no longer parses, contributes nothing.
     """
-    try:
-        from spm_desktop.services import plan_service
-        from spm_desktop.store.tables.calc import plans
-    except ImportError:
-        return {}
     uses: dict[str, set[str]] = {}
     try:
         rows = list(connection.execute(select(plans.c.name, plans.c.document, plans.c.status)))
@@ -484,15 +481,15 @@ def plan_metric_uses(connection: Connection) -> dict[str, set[str]]:
     for row in rows:
         if row.status == "retired":
             continue
-        for key in _plan_keys(plan_service, row.document):
+        for key in _plan_keys(row.document):
             uses.setdefault(key, set()).add(row.name)
     return uses
 
 
-def _plan_keys(plan_service: object, document: str) -> set[str]:
+def _plan_keys(document: str) -> set[str]:
     try:
-        plan = plan_service.parse(document)  # type: ignore[attr-defined]
-    except (SpmError, ValueError, KeyError, TypeError):
+        plan = plan_domain.load_plan(document)
+    except (plan_domain.PlanFormatError, ValueError, KeyError, TypeError):
         # The plans area reports unreadable plans; here they simply use no metric.
         return set()
     keys: set[str] = set()

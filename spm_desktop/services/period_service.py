@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection, select
@@ -177,15 +176,12 @@ def assert_dates_open(connection: Connection, start: dt.date, end: dt.date | Non
     )
 
 
-def record_calculation(unit: UnitOfWork, label: str, run_id: int, *, period: Period | None = None,
-                       prior_adjustments: Sequence[object] = ()) -> PeriodState:
+def record_calculation(unit: UnitOfWork, label: str, run_id: int, *, period: Period | None = None) -> PeriodState:
     """Mark a period calculated by ``run_id`` inside the calculation's own transaction.
 
     Clears an earlier approval. Raises PeriodLockedError for a closed period, so the whole
     calculation rolls back. ``period`` gives the span when the label alone cannot (a week
-    or a two-week cycle). ``prior_adjustments`` (from
-    ``close_service.prior_period_adjustments``) replace the period's stored prior-period
-    adjustments, so statements and later comparisons see what this run paid.
+    or a two-week cycle).
     """
     connection = unit.connection
     before = state(connection, label)
@@ -202,9 +198,6 @@ def record_calculation(unit: UnitOfWork, label: str, run_id: int, *, period: Per
         calculated_at=now_utc(),
     )
     write_state(unit, before, after, "period.calculate")
-    from spm_desktop.services import close_service  # close_service imports this module
-
-    close_service.store_prior_period_adjustments(unit, after.label, run_id, prior_adjustments)  # type: ignore[arg-type]
     if before.state == "approved":
         log.info("approval of %s by %s cleared by the recalculation in run %s",
                  before.label, before.approved_by, run_id)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from spm_desktop.services import adjustment_service, close_service, inquiry_service, period_service
+from spm_desktop.services import adjustment_service, close_service, inquiry_service, period_service, prior_period
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import (
     ConflictError,
@@ -213,7 +213,7 @@ def test_adjustments_frame_for_engine(maker, checker):
     approved = adjustment_service.create(maker, "P1", "2017-Q2", "-125.50", "CLAWBACK_FIX", note="returned")
     adjustment_service.approve(checker, approved.id)
     adjustment_service.create(maker, "P3", "2017-Q2", "1000", "PENDING_ONE")
-    prior = close_service.PriorPeriodAdjustment(
+    prior = prior_period.PriorPeriodAdjustment(
         participant_id="P3", participant_name="Kei Sato", period="2017-Q2", source_period="2017-Q1",
         component="Bookings", amount_minor=500, currency="JPY", causes=("late deal",), deals={"D9": 500})
     with maker.read() as connection:

@@ -31,6 +31,7 @@ from spm_desktop.services import (
     metric_service,
     period_service,
     plan_service,
+    prior_period,
 )
 from spm_desktop.services.context import Workspace
 from spm_desktop.store.tables.records import RECORD_TABLES, column_name
@@ -148,7 +149,7 @@ def _late_changes(workspace):
 def _prior_of(workspace, label):
     with workspace.read() as connection:
         inputs = calc_service.read_inputs(connection, label)
-        return close_service.apply_prior_period_adjustments(connection, inputs).get(label, [])
+        return prior_period.apply_prior_period_adjustments(connection, inputs).get(label, [])
 
 
 def _by_participant(found):
@@ -282,7 +283,7 @@ def test_audit_verify_names_edited_result_row(closed_q1, capsys):
 
 def _recompute(workspace, label):
     with workspace.read() as connection:
-        return close_service.recompute_closed_period(connection, label)
+        return prior_period.recompute_closed_period(connection, label)
 
 
 def test_closed_period_not_recomputed_without_change(closed_q1):
@@ -313,7 +314,7 @@ def test_carried_change_not_recomputed_again(closed_q1, checker):
 def test_close_stores_inputs_fingerprint(closed_q1):
     with closed_q1.read() as connection:
         closed = period_service.state(connection, "2017-Q1")
-        expected = close_service.period_inputs_fingerprint(connection, closed)
+        expected = prior_period.period_inputs_fingerprint(connection, closed)
     assert closed.closed_inputs == expected
 
 

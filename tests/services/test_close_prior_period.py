@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from spm_desktop.services import adjustment_service, close_service, period_service
-from spm_desktop.services.close_service import RecomputedPeriod
+from spm_desktop.services import adjustment_service, close_service, period_service, prior_period
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import PeriodLockedError
+from spm_desktop.services.prior_period import RecomputedPeriod
 from spm_desktop.store.tables.calc import calc_runs, result_lines, results
 from spm_desktop.store.tables.close import adjustments
 
@@ -88,7 +88,7 @@ def _prior(maker, label, recomputed):
         return recomputed if closed_label == "2017-Q1" else None
 
     with maker.read() as connection:
-        return close_service.prior_period_adjustments(connection, label, recompute)
+        return prior_period.prior_period_adjustments(connection, label, recompute)
 
 
 def test_unchanged_period_gives_nothing(maker, checker):
@@ -139,13 +139,19 @@ def test_changed_quota_without_deal_change(maker, checker):
     assert found[0].causes == ("changed quota, draw or other input",)
 
 
+def _record_with(unit, run_id, found):
+    """Record a calculation of 2017-Q2 that pays ``found``, as an official run stores it."""
+    period_service.record_calculation(unit, "2017-Q2", run_id)
+    adjustment_service.store_prior_period_adjustments(unit, "2017-Q2", run_id, found)
+
+
 def test_stored_with_calculation_and_replaced(maker, checker):
     _close_q1_with_run(maker, checker)
     found = _prior(maker, "2017-Q2", _recomputed([("D1", 10000, "sale"), ("D2", 20000, "sale"),
                                                  ("D3", 500, "sale")]))
     for run_id in (3, 4):
         with maker.transaction() as unit:
-            period_service.record_calculation(unit, "2017-Q2", run_id, prior_adjustments=found)
+            _record_with(unit, run_id, found)
     stored = adjustment_service.list_adjustments(maker, source="prior_period")
     assert len(stored) == 1
     assert stored[0].run_id == 4
@@ -159,7 +165,7 @@ def test_paid_adjustment_not_carried_twice(maker, checker):
     recomputed = _recomputed([("D1", 10000, "sale"), ("D2", 20000, "sale"), ("D3", 500, "sale")])
     found = _prior(maker, "2017-Q2", recomputed)
     with maker.transaction() as unit:
-        period_service.record_calculation(unit, "2017-Q2", 3, prior_adjustments=found)
+        _record_with(unit, 3, found)
     close_service.approve(checker, "2017-Q2")
     close_service.close(checker, "2017-Q2")
     assert _prior(maker, "2017-Q3", recomputed) == []
@@ -185,7 +191,7 @@ def test_closed_results_unchanged(maker, checker):
         before = connection.execute(select(results).order_by(results.c.id)).all()
     found = _prior(maker, "2017-Q2", _recomputed([("D1", 99999, "sale")]))
     with maker.transaction() as unit:
-        period_service.record_calculation(unit, "2017-Q2", 3, prior_adjustments=found)
+        _record_with(unit, 3, found)
     with maker.read() as connection:
         after = connection.execute(select(results).order_by(results.c.id)).all()
         stored = connection.execute(select(adjustments.c.detail)).scalars().all()
@@ -215,9 +221,9 @@ _deal_maps = st.dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(paid_deals=_deal_maps, now_deals=_deal_maps)
 def test_differences_add_up(paid_deals, now_deals):
-    paid = close_service._earnings_from_rows(*_rows_and_lines(paid_deals))
-    now = close_service._earnings_from_rows(*_rows_and_lines(now_deals))
-    found = close_service._differences("2017-Q1", "2017-Q2", paid, now, None)
+    paid = prior_period._earnings_from_rows(*_rows_and_lines(paid_deals))
+    now = prior_period._earnings_from_rows(*_rows_and_lines(now_deals))
+    found = prior_period._differences("2017-Q1", "2017-Q2", paid, now, None)
     paid_total = sum(sum(deals.values()) for deals in paid_deals.values())
     now_total = sum(sum(deals.values()) for deals in now_deals.values())
     assert sum(item.amount_minor for item in found) == now_total - paid_total

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 
 from spm_desktop.domain.records import RECORD_SETS
-from spm_desktop.services import calc_service, close_service, metric_service, plan_service, record_service
+from spm_desktop.services import calc_service, close_service, metric_service, plan_service, prior_period, record_service
 from spm_desktop.services.context import Workspace
 from spm_desktop.store.tables.records import RECORD_TABLES, column_name
 
@@ -105,7 +105,7 @@ def _prior_adjustments(workspace: Workspace, *, share_records: bool) -> list:
         inputs = calc_service.read_inputs(connection, "2017-03")
         if not share_records:
             inputs.records = None
-        return close_service.apply_prior_period_adjustments(connection, inputs).get("2017-03", [])
+        return prior_period.apply_prior_period_adjustments(connection, inputs).get("2017-03", [])
 
 
 def _summary(found: list) -> list[tuple]:
@@ -160,8 +160,9 @@ def test_calculation_leaves_record_frames_unchanged(late_deals):
     assert after == before
 
 
-def test_close_service_uses_public_calc_names():
-    tree = ast.parse(inspect.getsource(close_service))
+@pytest.mark.parametrize("module", [close_service, prior_period], ids=["close_service", "prior_period"])
+def test_close_uses_public_calc_names(module):
+    tree = ast.parse(inspect.getsource(module))
     private = sorted({node.attr for node in ast.walk(tree)
                       if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                       and node.value.id == "calc_service" and node.attr.startswith("_")})

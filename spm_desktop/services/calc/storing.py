@@ -18,6 +18,7 @@ from spm_desktop.domain.canonical import canonical_json, fingerprint
 from spm_desktop.domain.money import from_minor
 from spm_desktop.domain.problems import Problem
 from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progress
+from spm_desktop.services import adjustment_service, period_service
 from spm_desktop.services.calc.hashing import (
     BALANCE_COLUMNS,
     LINE_COLUMNS,
@@ -52,7 +53,7 @@ class PreparedRun:
     line_columns: dict[str, list[object]]
     balance_rows: list[dict[str, object]]
     period: object = None  # the domain Period, for the period state's span
-    # close_service.PriorPeriodAdjustment items this run pays; stored with the period's state.
+    # prior_period.PriorPeriodAdjustment items this run pays; stored with the period's state.
     prior_adjustments: list[object] = field(default_factory=list)
 
     @property
@@ -214,11 +215,11 @@ def store_run(unit: object, prepared: PreparedRun, *, progress: ProgressCallback
         "problems": len(prepared.problems), "superseded_runs": superseded,
     })
     if prepared.kind == OFFICIAL:
-        from spm_desktop.services import period_service
-
-        period_service.record_calculation(unit, prepared.period_label, run_id,  # type: ignore[arg-type]
-                                          period=prepared.period,  # type: ignore[arg-type]
-                                          prior_adjustments=prepared.prior_adjustments)
+        after = period_service.record_calculation(unit, prepared.period_label, run_id,  # type: ignore[arg-type]
+                                                  period=prepared.period)  # type: ignore[arg-type]
+        # Replaced on every official run, so statements and later comparisons see what this run paid.
+        adjustment_service.store_prior_period_adjustments(unit, after.label, run_id,  # type: ignore[arg-type]
+                                                          prepared.prior_adjustments)
     return RunSummary(run_id, prepared.period_label, prepared.kind, prepared.scenario_id, user, prepared.started_at,
                       finished_at, status, prepared.input_fingerprint, participants, len(stored_results),
                       len(stored_lines), totals, list(prepared.problems))
