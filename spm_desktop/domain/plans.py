@@ -214,6 +214,21 @@ def _represent_decimal(representer: RoundTripRepresenter, value: Decimal) -> Any
 
 _DecimalRepresenter.add_representer(Decimal, _represent_decimal)
 
+# Text that the emitter would write plain but read back as something else: a leading
+# indicator character (``?0`` in a flow mapping loads as a nested mapping) or a line
+# break that YAML normalises (NEL, line and paragraph separators).
+_RISKY_START = frozenset("?:-,[]{}#&*!|>'\"%@`")
+_RISKY_CHARACTERS = frozenset("\x85\u2028\u2029")
+
+
+def _represent_text(representer: RoundTripRepresenter, value: str) -> Any:
+    if value[:1] in _RISKY_START or any(character in _RISKY_CHARACTERS for character in value):
+        return representer.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return representer.represent_str(value)
+
+
+_DecimalRepresenter.add_representer(str, _represent_text)
+
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from spm_desktop.domain.plans import (
+    Eligibility,
     PlanFormatError,
     assign_plans,
     describe_plan,
@@ -320,3 +321,9 @@ def test_diff_lists_added_and_removed_components():
 
 def test_diff_of_equal_plans_empty():
     assert diff_plans(load_plan(FULL_PLAN), load_plan(FULL_PLAN)) == []
+
+
+@pytest.mark.parametrize("text", ["?0", "? Sales Agent", "-x", "#7", "'q", "a\x85b", "a\u2028b", "x: y"])
+def test_dump_plan_quotes_text_yaml_would_misread(text):
+    plan = dataclasses.replace(load_plan(FULL_PLAN), participants=Eligibility(text, (text,)))
+    assert load_plan(dump_plan(plan)).participants == plan.participants

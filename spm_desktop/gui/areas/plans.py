@@ -36,8 +36,8 @@ from spm_desktop.store.tables.calc import PLAN_STATUSES
 log = logging.getLogger(__name__)
 
 NO_WORKSPACE = "Open a workspace to see and edit its comp plans."
-NO_PLANS = ("Nothing here yet: comp plans appear here with their versions once you load a plan.yaml "
-            "(Load plan file) or run 'spm plan load'.")
+NO_PLANS = ("Nothing here yet: comp plans appear here with their versions once you build one (New plan), "
+            "load a plan.yaml (Load plan file) or run 'spm plan load'.")
 PLAN_FILTER = "Plan documents (*.yaml *.yml);;All files (*)"
 VERSION_ROLE = Qt.ItemDataRole.UserRole
 
@@ -73,9 +73,12 @@ class PlansArea(Area):
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(False)
         self.tree.currentItemChanged.connect(lambda current, _previous: self._open_selected(current))
+        self.new_button = self._button("New plan", "newPlanButton", self.new_plan)
+        self.new_button.setToolTip("Build a plan from scratch in the editor; saving stores its version 1")
         self.load_button = self._button("Load plan file...", "loadPlanButton", self.load_plan_dialog)
         self.export_button = self._button("Export...", "exportPlanButton", self.export_dialog)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.export_button)
 
@@ -125,12 +128,18 @@ class PlansArea(Area):
         splitter.setSizes([345, 935])
 
         self.empty_label = empty_state_label(NO_WORKSPACE)
+        self.empty_new_button = self._button("New plan", "emptyNewPlanButton", self.new_plan)
         self.empty_load_button = self._button("Load plan file...", "emptyLoadPlanButton", self.load_plan_dialog)
+        empty_buttons = QHBoxLayout()
+        empty_buttons.addStretch(1)
+        empty_buttons.addWidget(self.empty_new_button)
+        empty_buttons.addWidget(self.empty_load_button)
+        empty_buttons.addStretch(1)
         empty = QWidget()
         empty_layout = QVBoxLayout(empty)
         empty_layout.addStretch(1)
         empty_layout.addWidget(self.empty_label)
-        empty_layout.addWidget(self.empty_load_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        empty_layout.addLayout(empty_buttons)
         empty_layout.addStretch(1)
         self.stack = QStackedWidget()
         self.stack.addWidget(empty)
@@ -159,6 +168,7 @@ class PlansArea(Area):
         """Reload the plan list and keep (or move) the selection."""
         workspace = self.workspace
         self.empty_load_button.setVisible(workspace is not None)
+        self.empty_new_button.setVisible(workspace is not None)
         if workspace is None:
             self.versions = []
             self.empty_label.setText(NO_WORKSPACE)
@@ -168,9 +178,13 @@ class PlansArea(Area):
         versions = plan_service.list_plans(workspace)
         if versions and versions == self.versions and select is None and self.stack.currentIndex() == 1:
             # Nothing about the plans changed: keep the editor and its unsaved edits.
-            self.editor.keys = plan_service.read_validation_keys(workspace)
+            self.editor.set_keys(plan_service.read_validation_keys(workspace))
             return
         self.versions = versions
+        if not self.versions and self.editor.is_new:
+            # A plan built from scratch and not saved yet stays in the editor.
+            self.editor.set_keys(plan_service.read_validation_keys(workspace))
+            return
         if not self.versions:
             self.empty_label.setText(NO_PLANS)
             self.stack.setCurrentIndex(0)
@@ -219,6 +233,18 @@ class PlansArea(Area):
         return None if key is None else (str(key[0]), int(key[1]))
 
     # Editing ------------------------------------------------------------------------------
+
+    def new_plan(self) -> None:
+        """Open a blank plan in the editor; the tree selection is cleared so the draft is not replaced."""
+        workspace = self.workspace
+        if workspace is None:
+            return
+        self.tree.blockSignals(True)
+        self.tree.clearSelection()
+        self.tree.setCurrentItem(None)
+        self.tree.blockSignals(False)
+        self.editor.new_plan(plan_service.read_validation_keys(workspace))
+        self.stack.setCurrentIndex(1)
 
     def _open_selected(self, item: QTreeWidgetItem | None) -> None:
         key = self.selected_key() if item is not None else None
