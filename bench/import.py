@@ -3,7 +3,9 @@
 The floor is the least any importer must do: read the cells (python-calamine for
 .xlsx, the csv module for .csv) and insert the same rows with raw sqlite3 executemany
 into a fresh table in one transaction. Each measurement runs in its own process, so
-peak RSS (ru_maxrss) belongs to that step alone.
+peak RSS (ru_maxrss) belongs to that step alone. Both wall-clock and CPU seconds
+(time.process_time) are printed with their ratios, because on a shared machine the CPU
+ratio moves less than the wall-clock one. The load average is printed before each file.
 
     python bench/import.py --rows 200000 1000000 --formats csv xlsx
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import random
 import subprocess
@@ -77,6 +80,7 @@ import csv, json, resource, sqlite3, sys, time
 from pathlib import Path
 path, database = Path(sys.argv[1]), sys.argv[2]
 started = time.perf_counter()
+cpu_started = time.process_time()
 if path.suffix == ".csv":
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
@@ -96,8 +100,8 @@ connection.executemany("INSERT INTO deals (" + ", ".join(f"c{i}" for i in range(
                        + ", ".join("?" for _ in range(width)) + ")", rows)
 connection.execute("COMMIT")
 total = time.perf_counter() - started
-print(json.dumps({"seconds": total, "read_seconds": read, "rows": len(rows),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": total, "cpu_seconds": time.process_time() - cpu_started, "read_seconds": read,
+                  "rows": len(rows), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 IMPORT = r"""
@@ -107,11 +111,14 @@ from spm_desktop.services.context import Workspace
 path, database = sys.argv[1], sys.argv[2]
 workspace = Workspace.create(database, "bench")
 started = time.perf_counter()
+cpu_started = time.process_time()
 preview = import_service.preview(workspace, "deals", path)
 checked = time.perf_counter() - started
+checked_cpu = time.process_time() - cpu_started
 result = import_service.commit(workspace, preview)
 total = time.perf_counter() - started
-print(json.dumps({"seconds": total, "preview_seconds": checked, "rows": result.counts.added,
+print(json.dumps({"seconds": total, "cpu_seconds": time.process_time() - cpu_started, "preview_seconds": checked,
+                  "preview_cpu_seconds": checked_cpu, "rows": result.counts.added,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -131,17 +138,21 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 1_000_000])
     parser.add_argument("--formats", nargs="+", default=["csv", "xlsx"], choices=["csv", "xlsx"])
     args = parser.parse_args()
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print("| file | rows | floor s | floor MB | import s | of which preview s | import MB | import / floor |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
+    print("| file | rows | load avg | floor s | floor CPU s | floor MB | import s | import CPU s | "
+          "of which preview s (CPU) | import MB | import / floor | CPU import / floor |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for count in args.rows:
         for fmt in args.formats:
             path = generate(count, fmt)
+            load = os.getloadavg()[0]
             floor = _run(FLOOR, path, OUT / "import-floor.sqlite")
             spm = _run(IMPORT, path, OUT / "import-bench.spm")
-            print(f"| {path.name} | {spm['rows']:,} | {floor['seconds']:.1f} | {floor['peak_rss_mb']:.0f} | "
-                  f"{spm['seconds']:.1f} | {spm['preview_seconds']:.1f} | {spm['peak_rss_mb']:.0f} | "
-                  f"{spm['seconds'] / floor['seconds']:.2f} |", flush=True)
+            print(f"| {path.name} | {spm['rows']:,} | {load:.1f} | {floor['seconds']:.1f} | "
+                  f"{floor['cpu_seconds']:.1f} | {floor['peak_rss_mb']:.0f} | {spm['seconds']:.1f} | "
+                  f"{spm['cpu_seconds']:.1f} | {spm['preview_seconds']:.1f} ({spm['preview_cpu_seconds']:.1f}) | "
+                  f"{spm['peak_rss_mb']:.0f} | {spm['seconds'] / floor['seconds']:.2f} | "
+                  f"{spm['cpu_seconds'] / floor['cpu_seconds']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

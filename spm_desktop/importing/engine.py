@@ -1,8 +1,9 @@
 """Read a file into validated records of one record set, collecting every problem in one pass.
 
 The engine opens the file, finds the header row and resolves the mapping's columns.
-It streams the data rows (skipping blank and totals rows) and parses each column with
-per-column decisions. Then it applies aliases, defaults and combined participant
+It reads the data rows in chunks (a text file column by column), skipping blank and
+totals rows, and keeps each column as distinct cells plus a code per row. Each column's
+distinct cells are parsed with per-column decisions. Then it applies aliases, defaults and combined participant
 codes, runs the record checks and marks duplicates. Nothing here writes to the workspace: the import
 service commits the result.
 """
@@ -11,18 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from spm_desktop.domain import periods
 from spm_desktop.domain.problems import Problem
 from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progress
 from spm_desktop.domain.records import RECORD_SETS, FieldSpec, RecordSetSpec, record_set
 from spm_desktop.importing import parsing, validate
-from spm_desktop.importing.layout import detect_header_row, totals_label
+from spm_desktop.importing.columns import CodedColumn, CodedColumnBuilder
+from spm_desktop.importing.layout import detect_header_row, is_totals_word, totals_label
 from spm_desktop.importing.mapping import Mapping, MappingOptions, normalise_header, suggest_columns
 from spm_desktop.importing.records import RecordBlock, attributes_json, mark_key_clashes
 from spm_desktop.importing.sources import ImportFileError, Source, SourceInfo, column_letter, file_sha256
@@ -207,6 +214,16 @@ def _report_source_facts(parsed: ParsedImport) -> None:
             "formula_without_value", f"{info.formula_cells_total} formula cells have no stored result "
             f"({shown}{f' and {more} more' if more else ''}); they would read as empty. Open the file in a "
             "spreadsheet program, let it calculate, save it and import again", "error", parsed.file_name, info.sheet))
+    mixed = info.mixed_encoding
+    if mixed is not None:
+        listed_lines = ", ".join(map(str, mixed.lines[:20]))
+        if len(mixed.lines) > 20:
+            listed_lines += f" and {len(mixed.lines) - 20:,} more"
+        lines = "line" if len(mixed.lines) == 1 else "lines"
+        parsed.problems.append(Problem(
+            "mixed_encoding", f"the file is UTF-8 except {lines} {listed_lines}, read as {mixed.encoding}; check the "
+            "accented letters there, and save the file as UTF-8 to avoid this", "warning",
+            parsed.file_name, info.sheet, mixed.lines[0], value=mixed.encoding))
     if parsed.header_row is None and parsed.mapping.header_row != "none":
         parsed.problems.append(Problem("header_not_found", "no header row found in the first rows; set header_row "
                                        "to its row number, or to none and map columns by position", "error",
@@ -316,79 +333,150 @@ def _column_label(parsed: ParsedImport, index: int) -> str:
 
 
 def _collect(source: Source, parsed: ParsedImport, plan: _ColumnPlan, header_index: int | None,
-             progress: ProgressCallback, cancel: CancelToken | None) -> tuple[list[list], list[int]]:
-    """Stream the data rows and return the used cells column by column, with their row numbers."""
+             progress: ProgressCallback, cancel: CancelToken | None) -> tuple[list, list[int]]:
+    """Stream the data rows in chunks and return the used cells as coded columns, with their row numbers.
+
+    Columns the plan does not use come back as empty tuples.
+    """
     used = sorted(set(plan.fields.values()) | set(plan.melt.values()) | set(plan.attributes.values()))
-    pick = itemgetter(*used) if len(used) > 1 else (lambda row: (row[used[0]],)) if used else (lambda row: ())
-    need = plan.width
-    header_width = sum(1 for header in parsed.headers if header) or need
-    skip_totals = parsed.mapping.options.skip_totals
     first_data = 0 if header_index is None else header_index + 1
-    collector = _ColumnCollector(len(used))
+    keeper = _RowKeeper(parsed, plan.width)
+    if source.info.kind == "text":
+        collected = _collect_text(source, parsed, keeper, used, first_data)
+        if collected is not None:
+            progress(len(collected[1]), 0, f"Reading {parsed.file_name}: {len(collected[1]):,} rows")
+            return collected
+        keeper = _RowKeeper(parsed, plan.width)
+    builders = [CodedColumnBuilder() for _ in used]
     rows: list[int] = []
-    for number, row in enumerate(source.rows(), start=1):
-        if number <= first_data:
-            continue
-        if None in row or "" in row:
+    iterator = iter(source.rows())
+    for _ in islice(iterator, first_data):
+        pass
+    number = first_data
+    while chunk := list(islice(iterator, PROGRESS_EVERY)):
+        data_rows, numbers = keeper.keep(chunk, number + 1)
+        number += len(chunk)
+        del chunk
+        for builder, index in zip(builders, used, strict=True):
+            builder.add(list(map(itemgetter(index), data_rows)))
+        rows.extend(numbers)
+        progress(len(rows), 0, f"Reading {parsed.file_name}: {len(rows):,} rows")
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+    parsed.rows_read = len(rows)
+    by_index = dict(zip(used, (builder.finish() for builder in builders), strict=True))
+    return [by_index.get(index, ()) for index in range(plan.width)], rows
+
+
+def _collect_text(source: Source, parsed: ParsedImport, keeper: _RowKeeper, used: list[int],
+                  first_data: int) -> tuple[list, list[int]] | None:
+    """Read a text file column by column; None when the fast reader cannot split it.
+
+    Blank rows are found column-wise. A row with an empty cell and a cell that reads like
+    a totals label is rebuilt and judged by the keeper, as the row reader judges it.
+    """
+    width = max(keeper.width, max((len(row) for row in parsed.sample), default=0))
+    arrays = source.text_columns(width)
+    if arrays is None:
+        return None
+    count = len(arrays[0]) if arrays else 0
+    coded = [_factorize_text(array) for array in arrays]
+    del arrays
+    keep = np.ones(count, dtype=bool)
+    keep[:first_data] = False
+    empty_cells = np.zeros(count, dtype=np.int64)
+    labelled = np.zeros(count, dtype=bool)
+    for codes, uniques in coded:
+        empty_cells += (uniques == "")[codes]
+        if keeper.skip_totals:
+            labelled |= _totals_words(uniques)[codes]
+    blank = empty_cells == len(coded)
+    parsed.skipped_rows += int(np.count_nonzero(blank & keep))
+    keep &= ~blank
+    # Only a row with an empty cell and a totals label can be a totals row; the keeper decides.
+    for position in np.flatnonzero(keep & labelled & (empty_cells > 0)).tolist():
+        row = [uniques[codes[position]] for codes, uniques in coded]
+        if keeper.data_row(row, position + 1) is None:
+            keep[position] = False
+    positions = np.flatnonzero(keep)
+    parsed.rows_read = len(positions)
+    columns: list = [()] * keeper.width
+    for index in used:
+        codes, uniques = coded[index]
+        columns[index] = _compact(codes[positions], uniques)
+    return columns, (positions + 1).tolist()
+
+
+def _totals_words(cells: np.ndarray) -> np.ndarray:
+    """Return which cells read like a totals label, skipping the cell-by-cell test when none can."""
+    texts = cells.tolist()
+    if not _TOTALS_HINT.search("\n".join(texts)):
+        return np.zeros(len(texts), dtype=bool)
+    return np.fromiter(map(is_totals_word, texts), dtype=bool, count=len(texts))
+
+
+# Every totals label that layout.is_totals_word accepts contains one of these.
+_TOTALS_HINT = re.compile("tot|sum|gesamt", re.IGNORECASE)
+
+
+def _factorize_text(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(array)
+    if (codes < 0).any():  # the reader gives "" for empty cells, so a missing value is unexpected
+        codes, uniques = pd.factorize(array, use_na_sentinel=False)
+    return codes, uniques
+
+
+def _compact(codes: np.ndarray, uniques: np.ndarray) -> CodedColumn:
+    """Return a CodedColumn of the kept rows' codes, keeping only the cells those rows hold."""
+    present = np.zeros(len(uniques), dtype=bool)
+    present[codes] = True
+    renumber = np.cumsum(present, dtype=np.int64) - 1
+    return CodedColumn(renumber[codes].astype(np.int32), uniques[present].tolist())
+
+
+class _RowKeeper:
+    """Drops blank and totals rows from a chunk and pads short rows to the plan's width."""
+
+    def __init__(self, parsed: ParsedImport, width: int) -> None:
+        self.parsed = parsed
+        self.width = width
+        self.header_width = sum(1 for header in parsed.headers if header) or width
+        self.skip_totals = parsed.mapping.options.skip_totals
+
+    def keep(self, chunk: list[list], first_number: int) -> tuple[list[list], Sequence[int]]:
+        """Return the data rows of a chunk and their 1-based row numbers."""
+        width = self.width
+        # Most rows are full and have no empty cell; only the others need a closer look.
+        odd = [position for position, row in enumerate(chunk) if len(row) < width or None in row or "" in row]
+        if not odd:
+            return chunk, range(first_number, first_number + len(chunk))
+        data_rows: list[list] = []
+        numbers: list[int] = []
+        odd_positions = set(odd)
+        for position, row in enumerate(chunk):
+            if position in odd_positions:
+                row = self.data_row(row, first_number + position)
+                if row is None:
+                    continue
+            data_rows.append(row)
+            numbers.append(first_number + position)
+        return data_rows, numbers
+
+    def data_row(self, row: list, number: int) -> list | None:
+        """Return the row padded to the plan's width, or None for a blank or totals row (counted as skipped)."""
+        parsed = self.parsed
+        if not row or None in row or "" in row:
             if row.count(None) + row.count("") == len(row):
                 parsed.skipped_rows += 1
-                continue
-            label = totals_label(row, header_width) if skip_totals else None
+                return None
+            label = totals_label(row, self.header_width) if self.skip_totals else None
             if label is not None:
                 parsed.totals_rows.append(TotalsRow(number, label, list(row)))
                 parsed.skipped_rows += 1
-                continue
-        if len(row) < need:
-            row = row + [None] * (need - len(row))
-        collector.add(pick(row))
-        rows.append(number)
-        if len(rows) % PROGRESS_EVERY == 0:
-            progress(len(rows), 0, f"Reading {parsed.file_name}: {len(rows):,} rows")
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-    parsed.rows_read = len(rows)
-    by_index = dict(zip(used, collector.finish(), strict=True))
-    return [by_index.get(index, []) for index in range(need)], rows
-
-
-class _ColumnCollector:
-    """Gather picked rows into columns chunk by chunk, sharing one object per repeated value.
-
-    Readers create a new object for every cell, so a million rows of a few owners or
-    stages would keep a million equal strings alive. Interning per column keeps the
-    memory near the distinct values. A column that turns out to be mostly distinct
-    (ids, amounts) stops being interned after the first chunk.
-    """
-
-    CHUNK = 50_000
-
-    def __init__(self, width: int) -> None:
-        self.columns: list[list] = [[] for _ in range(width)]
-        self.caches: list[dict | None] = [{} for _ in range(width)]
-        self.pending: list[tuple] = []
-
-    def add(self, cells: tuple) -> None:
-        self.pending.append(cells)
-        if len(self.pending) >= self.CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.pending:
-            return
-        for position, values in enumerate(zip(*self.pending, strict=True)):
-            cache = self.caches[position]
-            if cache is None:
-                self.columns[position].extend(values)
-                continue
-            self.columns[position].extend(map(cache.setdefault, values, values))
-            if len(cache) > len(self.columns[position]) // 2:
-                self.caches[position] = None
-        self.pending = []
-
-    def finish(self) -> list[list]:
-        self._flush()
-        self.caches = []
-        return self.columns
+                return None
+        if len(row) < self.width:
+            row = row + [None] * (self.width - len(row))
+        return row
 
 
 def _build(parsed: ParsedImport, spec: RecordSetSpec, plan: _ColumnPlan, columns: list, rows: list[int],
@@ -406,6 +494,14 @@ def _build(parsed: ParsedImport, spec: RecordSetSpec, plan: _ColumnPlan, columns
     builder.check()
     builder.check_totals()
     builder.summarise_suppressed()
+
+
+def _parse_distinct(cells: Sequence[object],
+                    parse: Callable[[Sequence[object]], parsing.ColumnResult]) -> parsing.ColumnResult:
+    """Parse a column; a coded column is parsed once per distinct cell and expanded to its rows."""
+    if isinstance(cells, CodedColumn):
+        return cells.expand_result(parse(cells.uniques))
+    return parse(cells)
 
 
 class _Builder:
@@ -441,14 +537,18 @@ class _Builder:
             if field_spec.kind in ("id", "text"):
                 self._apply_aliases(name, result.values, aliases.get(name, {}))
         if self.plan.attributes:
-            texts = [parsing.parse_text(self.columns[index]).values for index in self.plan.attributes.values()]
+            texts = [_parse_distinct(self.columns[index], parsing.parse_text).values
+                     for index in self.plan.attributes.values()]
             self.attribute_rows = list(zip(*texts, strict=True))
         # Free the raw cells; melt columns are still needed.
         for index in set(self.plan.fields.values()) | set(self.plan.attributes.values()):
             if index not in self.plan.melt.values():
                 self.columns[index] = ()
 
-    def _parse(self, field_spec: FieldSpec, cells: tuple) -> parsing.ColumnResult:
+    def _parse(self, field_spec: FieldSpec, cells: Sequence[object]) -> parsing.ColumnResult:
+        return _parse_distinct(cells, lambda distinct: self._parse_cells(field_spec, distinct))
+
+    def _parse_cells(self, field_spec: FieldSpec, cells: Sequence[object]) -> parsing.ColumnResult:
         kind = field_spec.kind
         if kind == "money":
             return parsing.parse_money(cells, self.options.decimal_mark)
@@ -495,9 +595,9 @@ class _Builder:
                 "alias_applied", f"{name} {old!r} read as {pairs[old]!r} on {count:,} rows (recorded alias)", "info",
                 self.parsed.file_name, self.parsed.sheet, column=self.parsed.column_names.get(name), value=old))
 
-    def _period_from_dates(self, cells: tuple) -> parsing.ColumnResult:
-        result = parsing.parse_dates(cells, with_time=False, date_order=self.options.date_order,
-                                     date1904=self.parsed.info.date1904)
+    def _period_from_dates(self, cells: Sequence[object]) -> parsing.ColumnResult:
+        result = _parse_distinct(cells, lambda distinct: parsing.parse_dates(
+            distinct, with_time=False, date_order=self.options.date_order, date1904=self.parsed.info.date1904))
         kind = self.options.period_from_date or "quarter"
         labels: dict[str, str] = {}
         for index, value in enumerate(result.values):
@@ -661,6 +761,8 @@ class _Builder:
 
     def _default_reference_ids(self) -> None:
         references, deal_ids, types = self.values["reference_deal_id"], self.values["deal_id"], self.values["type"]
+        if set(types) <= {"sale"}:
+            return
         for index, kind in enumerate(types):
             if kind != "sale" and references[index] is None:
                 references[index] = deal_ids[index]
@@ -671,6 +773,8 @@ class _Builder:
         if not separator:
             return
         owners, deal_ids = self.values["owner"], self.values["deal_id"]
+        if not any(separator in owner for owner in set(owners) if owner):  # type: ignore[operator]
+            return
         block = self.parsed.block
         assert block is not None
         split_values: dict[str, list[object]] = {name: [] for name in RECORD_SETS["credit_splits"].field_names}

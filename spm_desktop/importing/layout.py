@@ -89,6 +89,11 @@ def totals_label(row: Sequence[object], header_width: int) -> str | None:
     if not cells or (len(cells) >= header_width and header_width > 2):
         return None
     for cell in cells:
-        if isinstance(cell, str) and _TOTAL_WORD.search(cell.strip()):
-            return cell.strip()
+        if is_totals_word(cell):
+            return cell.strip()  # type: ignore[union-attr]
     return None
+
+
+def is_totals_word(cell: object) -> bool:
+    """Return whether a cell reads like the label of a totals or subtotal row ("Total", "East Total")."""
+    return isinstance(cell, str) and _TOTAL_WORD.search(cell.strip()) is not None

@@ -9,8 +9,8 @@ A cell that cannot be read becomes ``None`` with an error issue, never 0 or a gu
 
 Decisions that one cell cannot make (day/month order, the decimal mark) are made from
 all values of the column together, and a value that stays ambiguous is reported.
-Parsing work is done once per distinct value, and float columns of money are scaled
-with NumPy, so a column of a million cells takes well under a second.
+Parsing work is done once per distinct value. Float cells of money are scaled with
+NumPy, and plain number texts with NumPy string operations and integer arithmetic.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ def clean_text(text: str) -> str:
 
 def parse_text(cells: Sequence[object]) -> ColumnResult:
     """Read identifiers and text: numbers without their float tail (1234.0 is "1234"), spaces trimmed."""
+    if _all_clean_text(cells):
+        return ColumnResult([cell or None for cell in cells])
     readings: dict[object, str | None] = {}
     changed: set[object] = set()
     for cell in dict.fromkeys(cells):
@@ -101,6 +103,18 @@ def parse_text(cells: Sequence[object]) -> ColumnResult:
     values: list[object] = [readings[cell] for cell in cells]
     normalised = [index for index, cell in enumerate(cells) if cell in changed] if changed else []
     return ColumnResult(values, normalised=normalised)
+
+
+def _all_clean_text(cells: Sequence[object]) -> bool:
+    """Return whether every cell is None or text that ``clean_text`` leaves as it is, checked in bulk."""
+    if not set(map(type, cells)) <= {str, type(None)}:
+        return False
+    texts = [cell for cell in cells if cell]
+    if not all(map(str.isprintable, texts)):
+        return False
+    # A separator that no printable text contains finds leading, trailing and doubled spaces in one search.
+    joined = "\n".join(texts)
+    return not (joined[:1] == " " or joined[-1:] == " " or " \n" in joined or "\n " in joined or "  " in joined)
 
 
 def _text_of(cell: object) -> tuple[str | None, bool]:
@@ -230,6 +244,26 @@ def parse_money(cells: Sequence[object], decimal_mark: str = "auto") -> ColumnRe
     issues: list[Issue] = []
     float_indexes: list[int] = []
     text_indexes: list[int] = []
+    if set(map(type, cells)) <= {str, type(None)}:
+        # Every filled cell is text, as in a text file, so no cell needs a look of its own.
+        text_indexes = [index for index, cell in enumerate(cells) if cell]
+    else:
+        _sort_money_cells(cells, values, issues, float_indexes, text_indexes)
+    _scale_floats(cells, float_indexes, values, issues)
+    decision = _parse_money_texts(cells, text_indexes, values, issues, decimal_mark)
+    return ColumnResult(values, issues, decision=decision)
+
+
+def _sort_money_cells(cells: Sequence[object], values: list[object], issues: list[Issue], float_indexes: list[int],
+                      text_indexes: list[int]) -> None:
+    """Store integer cells, list float and text cells for their parsers, and reject other kinds."""
+    if set(map(type, cells)) <= {float, int, str, type(None)}:
+        # Cells as workbooks hold them: sorted by type with one pass each instead of a test per cell.
+        float_indexes += [index for index, cell in enumerate(cells) if cell.__class__ is float]
+        text_indexes += [index for index, cell in enumerate(cells) if cell.__class__ is str and cell]
+        for index in [index for index, cell in enumerate(cells) if cell.__class__ is int]:
+            values[index] = cells[index] * RECORD_FACTOR  # type: ignore[operator]
+        return
     for index, cell in enumerate(cells):
         if cell is None or cell == "":
             continue
@@ -245,9 +279,6 @@ def parse_money(cells: Sequence[object], decimal_mark: str = "auto") -> ColumnRe
         else:
             issues.append(Issue(index, "invalid_amount", "error",
                                 f"a {type(cell).__name__} cell is not an amount; enter a number", cell_text(cell)))
-    _scale_floats(cells, float_indexes, values, issues)
-    decision = _parse_money_texts(cells, text_indexes, values, issues, decimal_mark)
-    return ColumnResult(values, issues, decision=decision)
 
 
 def _scale_floats(cells: Sequence[object], indexes: list[int], values: list[object], issues: list[Issue]) -> None:
@@ -261,10 +292,11 @@ def _scale_floats(cells: Sequence[object], indexes: list[int], values: list[obje
     # units in the last place of an integer once scaled. Anything else takes the exact path.
     close = np.abs(scaled - rounded) <= np.maximum(np.abs(scaled) * 1e-14, 1e-7)
     fast = finite & close & (np.abs(numbers) < FLOAT_EXACT_LIMIT)
-    as_int = rounded.astype(np.int64)
-    for position, index in enumerate(indexes):
-        if fast[position]:
-            values[index] = int(as_int[position])
+    as_int = rounded.astype(np.int64).tolist()
+    for position, is_fast in enumerate(fast.tolist()):
+        index = indexes[position]
+        if is_fast:
+            values[index] = as_int[position]
             continue
         number = cells[index]
         if not math.isfinite(number):  # type: ignore[arg-type]
@@ -287,16 +319,14 @@ def _parse_money_texts(cells: Sequence[object], indexes: list[int], values: list
                        option: str) -> str | None:
     if not indexes:
         return None
-    distinct: list[str] = list(dict.fromkeys(cells[index] for index in indexes))  # type: ignore[misc]
+    distinct: list[str] = list(dict.fromkeys(map(cells.__getitem__, indexes)))  # type: ignore[arg-type]
     plain = _plain_numbers(distinct)
-    others = [text for text in distinct if text not in plain.units]
+    others = [text for text in distinct if text not in plain.units] if len(plain.units) < len(distinct) else []
     mark, contradicting, ambiguous = decide_decimal_mark(others, option, plain.votes)
     contradicting_set, ambiguous_set = set(contradicting), set(ambiguous)
     units: dict[str, int | None] = dict(plain.units) if mark == "." else {}
     failed: dict[str, Issue] = {}
-    for text in distinct:
-        if text in units and text not in contradicting_set:
-            continue
+    for text in [text for text in distinct if text not in units or text in contradicting_set]:
         if text in contradicting_set:
             failed[text] = Issue(None, "decimal_mark_conflict", "error",
                                  f"this value uses the other decimal mark than the column ({mark!r}); "
@@ -305,6 +335,11 @@ def _parse_money_texts(cells: Sequence[object], indexes: list[int], values: list
         units[text], failed_issue = _units_of_text(text, mark)
         if failed_issue is not None:
             failed[text] = failed_issue
+    if not failed and not ambiguous_set:
+        # Every text was read: store them without looking at each cell again.
+        for index, unit in zip(indexes, map(units.__getitem__, map(cells.__getitem__, indexes)), strict=True):
+            values[index] = unit
+        return mark
     for index in indexes:
         text = cells[index]
         if text in failed:
@@ -343,44 +378,37 @@ class _PlainNumbers:
 
 
 def _plain_numbers(texts: list[str]) -> _PlainNumbers:
-    """Scale plain number texts with NumPy string and float operations instead of one Decimal each.
+    """Scale plain number texts to 1/10,000 units with NumPy string operations and integer arithmetic.
 
-    Only texts of digits with an optional leading minus and one point, at most four
-    decimals and below FLOAT_EXACT_LIMIT qualify, because the float of such a text
-    scaled by 10,000 rounds to the exact integer. Everything else takes the exact path.
+    Only ASCII digits with an optional leading minus and at most one point qualify, with
+    at most four decimals and fourteen digits before the point, so the units fit in int64.
+    Everything else takes the Decimal path.
     """
     if not texts:
         return _PlainNumbers({}, {".": [], "?": []})
     array = np.array(texts, dtype=str)
     negative = np.strings.startswith(array, "-")
     body = np.where(negative, np.strings.slice(array, 1), array)
-    digits = np.strings.replace(body, ".", "", 1)
-    plain = np.strings.isdigit(digits) & (np.strings.str_len(digits) > 0) & (np.strings.str_len(digits) <= 15)
-    point = np.strings.find(body, ".")
-    decimals = np.where(point >= 0, np.strings.str_len(body) - point - 1, 0)
-    plain &= decimals <= 4
+    whole, point, fraction = np.strings.partition(body, ".")
+    whole_length, fraction_length = np.strings.str_len(whole), np.strings.str_len(fraction)
+    has_point = np.strings.str_len(point) > 0
+    plain = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+    plain &= (whole_length + fraction_length > 0) & (whole_length <= 14) & (fraction_length <= 4)
+    plain &= np.strings.isdecimal(whole) | (whole_length == 0)
+    plain &= np.strings.isdecimal(fraction) | (fraction_length == 0)
     chosen = np.flatnonzero(plain)
-    numbers = array[chosen].astype(np.float64)
-    exact = np.abs(numbers) < FLOAT_EXACT_LIMIT
-    scaled = np.round(numbers * RECORD_FACTOR).astype(np.int64)
-    units = {texts[position]: int(value) for position, value, ok in zip(chosen, scaled, exact, strict=True) if ok}
-    # A point followed by exactly three digits after at most three digits ("1.234") could be a thousands mark.
-    ambiguous = (point >= 1) & (point <= 3) & (decimals == 3)
-    votes = {".": [texts[i] for i in chosen if point[i] >= 0 and not ambiguous[i]],
-             "?": [texts[i] for i in chosen if ambiguous[i]]}
-    return _PlainNumbers(units, votes)
-
-
-def _plain_units(text: str) -> int | None:
-    """Scale "-1234.5" to 1/10,000 units with integer arithmetic; None beyond four decimals."""
-    whole, _point, fraction = text.partition(".")
-    if len(fraction) > 4:
-        fraction = fraction.rstrip("0")
-        if len(fraction) > 4:
-            return None
-    negative = whole.startswith("-")
-    units = abs(int(whole)) * 10_000 + (int(fraction.ljust(4, "0")) if fraction else 0)
-    return -units if negative else units
+    if not len(chosen):
+        return _PlainNumbers({}, {".": [], "?": []})
+    whole_units = np.where(whole_length == 0, "0", whole)[chosen].astype(np.int64) * RECORD_FACTOR
+    fraction_units = np.strings.ljust(fraction[chosen], 4, "0").astype(np.int64)
+    units = np.where(negative[chosen], -(whole_units + fraction_units), whole_units + fraction_units)
+    chosen_texts = [texts[position] for position in chosen.tolist()]
+    # A point followed by exactly three digits after one to three digits ("1.234") could be a thousands mark.
+    ambiguous = (has_point & (whole_length >= 1) & (whole_length <= 3) & (fraction_length == 3))[chosen].tolist()
+    pointed = has_point[chosen].tolist()
+    votes = {".": [text for text, dot, unsure in zip(chosen_texts, pointed, ambiguous, strict=True) if dot and not unsure],
+             "?": [text for text, unsure in zip(chosen_texts, ambiguous, strict=True) if unsure]}
+    return _PlainNumbers(dict(zip(chosen_texts, units.tolist(), strict=True)), votes)
 
 
 def parse_decimal(cells: Sequence[object], decimal_mark: str = "auto", *, percent_allowed: bool = True) -> ColumnResult:

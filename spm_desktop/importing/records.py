@@ -81,8 +81,11 @@ class RecordBlock:
         # The same text as record_key, built once per distinct value instead of once per record.
         columns = []
         for name in names:
-            encoded = {value: _json_scalar(value) for value in dict.fromkeys(self.values[name])}
-            columns.append([encoded[value] for value in self.values[name]])
+            column = self.values[name]
+            distinct = list(dict.fromkeys(column))
+            texts = set(map(type, distinct)) <= {str}
+            encoded = dict(zip(distinct, map(_encode_text if texts else _json_scalar, distinct), strict=True))
+            columns.append(list(map(encoded.__getitem__, column)))
         return [f"[{joined}]" for joined in map(", ".join, zip(*columns, strict=True))]
 
     @property
@@ -164,10 +167,14 @@ def mark_key_clashes(block: RecordBlock, problems: list[Problem], problem_for) -
 
 
 def _json_scalar(value: object) -> str:
-    """Return json.dumps(value), skipping the encoder for plain ASCII text that needs no escaping."""
-    if isinstance(value, str) and value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-        return f'"{value}"'
+    """Return json.dumps(value), calling the encoder's C string function directly for text."""
+    if type(value) is str:
+        return _encode_text(value)
     return json.dumps(value)
+
+
+# The function json.dumps uses for a str with ensure_ascii, without the encoder set-up per call.
+_encode_text = json.encoder.encode_basestring_ascii
 
 
 def _repeated_keys(keys: list[str]) -> set[str]:

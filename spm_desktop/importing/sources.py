@@ -2,14 +2,16 @@
 
 Workbooks (.xlsx, .xlsm, .xls, .xlsb, .ods) are read with python-calamine. Text files
 (.csv, .tsv, .txt) are decoded with a detected encoding and split with a sniffed
-delimiter. Either way a row is a list of cells: ``str``,
+delimiter, row by row with the csv module or column by column with pandas' C parser
+(``text_columns``), which splits the same way. Either way a row is a list of cells: ``str``,
 ``float``, ``int``, ``bool``, ``datetime.date`` or ``datetime.datetime``, with ``None`` or
 ``""`` for an empty cell (the readers' own forms, left as they are for speed). Row numbers
 are 1-based as a spreadsheet program shows them.
 
 Two things calamine does not report are read from the xlsx package itself. One is
 whether the workbook uses the 1904 date system, which matters for serial numbers in
-columns that are not formatted as dates. The other is which formula cells carry no
+columns that are not formatted as dates (for .xls files it is read from the DATEMODE
+record). The other is which formula cells carry no
 stored result, because calamine returns them as empty, which would read as a blank or 0.
 """
 
@@ -22,11 +24,14 @@ import html
 import io
 import logging
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import python_calamine
 
 from spm_desktop.services.errors import SpmError
@@ -37,6 +42,8 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 SNIFF_LINES = 60
+# Characters from the start of a text file that are split for its first rows.
+SAMPLE_CHARACTERS = 1 << 20
 # Formula cells without a stored value are listed up to this count, and the problem counts the rest.
 MAX_FORMULA_CELLS = 200
 
@@ -59,6 +66,8 @@ class SourceInfo:
     # Cell references ("D7") of formulas without a stored value, in reading order.
     formula_cells_without_value: list[str] = field(default_factory=list)
     formula_cells_total: int = 0
+    # Lines of a text file decoded with a second encoding, because the rest is UTF-8.
+    mixed_encoding: MixedEncoding | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -94,18 +103,22 @@ class Source:
             names = list(self._workbook.sheet_names)
             chosen = _choose_sheet(self.path, names, sheet)
             self.info = SourceInfo(self.path, kind, names, chosen)
-            if self.path.suffix.lower() in (".xlsx", ".xlsm"):
+            suffix = self.path.suffix.lower()
+            if suffix in (".xlsx", ".xlsm"):
                 _inspect_xlsx(self.path, chosen, self.info)
-            # NOTE: for .xls, .xlsb and .ods the date system is not read, so a plain serial
-            # number in a date column of a 1904-system .xls file reads as a 1900-system date.
-            # Cells formatted as dates are converted by calamine and are right in both systems.
+            elif suffix == ".xls":
+                self.info.date1904 = xls_date1904(self.path)
+            # NOTE: the date system of .xlsb files is not read, so a plain serial number in a
+            # date column of a 1904-system .xlsb file reads as a 1900-system date. Cells
+            # formatted as dates are converted by calamine and are right in both systems.
         else:
             if sheet not in (None, "", self.path.stem):
                 raise ImportFileError(f"{self.path.name} is a text file and has no sheet {sheet!r}; leave the sheet empty")
-            text, used_encoding = decode_text(self.path, encoding)
+            text, used_encoding, mixed = decode_text_lines(self.path, encoding)
             chosen_delimiter = sniff_delimiter(text, self.path) if delimiter in ("auto", "", None) else delimiter
             self._text = text
-            self.info = SourceInfo(self.path, kind, [self.path.stem], None, used_encoding, chosen_delimiter)
+            self.info = SourceInfo(self.path, kind, [self.path.stem], None, used_encoding, chosen_delimiter,
+                                   mixed_encoding=mixed)
 
     def rows(self) -> Iterator[list[object]]:
         """Yield every row of the chosen sheet from row 1; an empty cell is None or ""."""
@@ -119,8 +132,36 @@ class Source:
         else:
             yield from _text_rows(self._text, self.info.delimiter or ",")
 
+    def text_columns(self, width: int) -> list[np.ndarray] | None:
+        """Split a text file into one array of cells per column with pandas' C parser.
+
+        Row i of every array is the text file's row i + 1, as ``rows`` numbers them. An
+        empty cell, a missing trailing field and a blank line all read as "". Returns None
+        when a row has more than ``width`` fields or the parser rejects the text, so the
+        caller falls back to ``rows``.
+        """
+        if self.info.kind != "text" or width < 1:
+            return None
+        try:
+            frame = pd.read_csv(io.BytesIO(self._text.encode("utf-8")), encoding="utf-8",
+                                sep=self.info.delimiter or ",", header=None, names=list(range(width)), dtype=object,
+                                na_filter=False, skip_blank_lines=False, index_col=False, engine="c", quotechar='"',
+                                doublequote=True)
+        except (pd.errors.ParserError, ValueError) as error:
+            log.info("reading %s row by row because the fast reader failed: %s", self.path.name, error)
+            return None
+        columns = [frame[index].to_numpy(dtype=object) for index in range(width)]
+        del frame
+        return columns
+
     def sample(self, count: int) -> list[list[object]]:
         """Return the first ``count`` rows (for header detection and previews)."""
+        if self.info.kind == "text" and len(self._text) > SAMPLE_CHARACTERS:
+            # The first rows of a large text file are split from its start only. The
+            # last row of that part may be cut, so it counts only when the file ends there.
+            head = list(_text_rows(self._text[:SAMPLE_CHARACTERS], self.info.delimiter or ","))
+            if len(head) > count:
+                return head[:count]
         result = []
         for row in self.rows():
             result.append(row)
@@ -186,7 +227,13 @@ BOMS = (
 
 
 def decode_text(path: Path, encoding: str = "auto") -> tuple[str, str]:
-    """Decode a text file strictly and return the text and the encoding used.
+    """Decode a text file strictly and return the text and the encoding used (see ``decode_text_lines``)."""
+    text, used, _mixed = decode_text_lines(path, encoding)
+    return text, used
+
+
+def decode_text_lines(path: Path, encoding: str = "auto") -> tuple[str, str, MixedEncoding | None]:
+    """Decode a text file strictly; return the text, the encoding used and the lines of a second encoding.
 
     A byte-order mark decides first, then strict UTF-8, then charset-normalizer's best
     guess (cp1252 for most Western exports). Bytes that the chosen encoding cannot
@@ -194,16 +241,65 @@ def decode_text(path: Path, encoding: str = "auto") -> tuple[str, str]:
     """
     data = path.read_bytes()
     if encoding not in ("auto", "", None):
-        return _decode_strict(path, data, encoding), encoding
+        return _decode_strict(path, data, encoding), encoding, None
     for bom, name in BOMS:
         if data.startswith(bom):
-            return _decode_strict(path, data, name), name
+            return _decode_strict(path, data, name), name, None
     try:
-        return data.decode("utf-8"), "utf-8"
+        return data.decode("utf-8"), "utf-8", None
     except UnicodeDecodeError:
         pass
+    mixed = _decode_mixed_lines(data)
+    if mixed is not None:
+        text, lines = mixed
+        return text, lines.label(), lines
     guess = _guess_encoding(data)
-    return _decode_strict(path, data, guess), guess
+    return _decode_strict(path, data, guess), guess, None
+
+
+@dataclass
+class MixedEncoding:
+    """Lines of a text file decoded with another encoding than UTF-8."""
+
+    encoding: str
+    lines: list[int]  # 1-based line numbers
+
+    def label(self) -> str:
+        return f"utf-8 with {self.encoding} lines"
+
+
+def _decode_mixed_lines(data: bytes) -> tuple[str, MixedEncoding] | None:
+    """Decode a file whose lines mix UTF-8 with a single-byte encoding, each line with its own.
+
+    This happens when rows from two exports are pasted into one file. Returns None
+    unless some non-ASCII lines are valid UTF-8 and others are not.
+    NOTE: a line of the other encoding whose bytes also happen to be valid UTF-8 (such
+    as cp1252 "Ã©") is read as UTF-8.
+    """
+    lines = data.split(b"\n")
+    utf8_lines = 0
+    other: list[int] = []
+    for number, line in enumerate(lines):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines += 1
+        except UnicodeDecodeError:
+            other.append(number)
+    if not utf8_lines or not other:
+        return None
+    encoding = _guess_encoding(b"\n".join(lines[number] for number in other))
+    if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        return None
+    decoded = []
+    other_set = set(other)
+    for number, line in enumerate(lines):
+        try:
+            decoded.append(line.decode(encoding if number in other_set else "utf-8"))
+        except UnicodeDecodeError:
+            return None
+    return "\n".join(decoded), MixedEncoding(encoding, [number + 1 for number in other])
 
 
 def _guess_encoding(data: bytes) -> str:
@@ -348,3 +444,105 @@ def split_reference(reference: str) -> tuple[int, int]:
     for letter in match.group(1):
         column = column * 26 + (ord(letter) - 64)
     return int(match.group(2)), column
+
+
+# --- the date system of legacy .xls workbooks ------------------------------------------
+# An .xls file is an OLE2 compound file whose "Workbook" (BIFF8) or "Book" (BIFF5) stream
+# is a sequence of records: a 2-byte id, a 2-byte length and the data, all little-endian.
+# The DATEMODE record (id 0x0022) of the workbook globals is 1 for the 1904 system.
+# Only the parts of the file needed to find that record are read.
+
+_OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+_END_OF_CHAIN = 0xFFFFFFFE
+_BIFF_DATEMODE = 0x0022
+_BIFF_EOF = 0x000A
+_MAX_CHAIN = 1 << 20
+
+
+class _CompoundFile:
+    """Reader of streams in an OLE2 compound file held in memory."""
+
+    def __init__(self, data: bytes) -> None:
+        if data[:8] != _OLE_SIGNATURE:
+            raise ValueError("not an OLE2 compound file")
+        self.data = data
+        self.sector_size = 1 << struct.unpack_from("<H", data, 0x1E)[0]
+        self.mini_sector_size = 1 << struct.unpack_from("<H", data, 0x20)[0]
+        self.mini_cutoff, first_mini_fat = struct.unpack_from("<II", data, 0x38)
+        first_directory = struct.unpack_from("<I", data, 0x30)[0]
+        self.fat = self._read_fat()
+        self.mini_fat = _uint32s(self._chain_bytes(first_mini_fat, self.fat, self._sector))
+        self.entries = _directory_entries(self._chain_bytes(first_directory, self.fat, self._sector))
+        root_start, _root_size = self.entries["Root Entry"]
+        self.mini_stream = self._chain_bytes(root_start, self.fat, self._sector)
+
+    def _sector(self, number: int) -> bytes:
+        offset = (number + 1) * self.sector_size
+        return self.data[offset:offset + self.sector_size]
+
+    def _read_fat(self) -> list[int]:
+        fat_sectors = [number for number in _uint32s(self.data[0x4C:0x200]) if number < _END_OF_CHAIN]
+        next_difat, difat_count = struct.unpack_from("<II", self.data, 0x44)
+        for _ in range(difat_count):
+            if next_difat >= _END_OF_CHAIN:
+                break
+            entries = _uint32s(self._sector(next_difat))
+            fat_sectors += [number for number in entries[:-1] if number < _END_OF_CHAIN]
+            next_difat = entries[-1]
+        return _uint32s(b"".join(self._sector(number) for number in fat_sectors))
+
+    def _chain_bytes(self, start: int, table: list[int], read) -> bytes:
+        parts = []
+        number = start
+        while number < _END_OF_CHAIN and number < len(table) and len(parts) < _MAX_CHAIN:
+            parts.append(read(number))
+            number = table[number]
+        return b"".join(parts)
+
+    def _mini_sector(self, number: int) -> bytes:
+        offset = number * self.mini_sector_size
+        return self.mini_stream[offset:offset + self.mini_sector_size]
+
+    def stream(self, name: str) -> bytes | None:
+        if name not in self.entries:
+            return None
+        start, size = self.entries[name]
+        if size < self.mini_cutoff:
+            return self._chain_bytes(start, self.mini_fat, self._mini_sector)[:size]
+        return self._chain_bytes(start, self.fat, self._sector)[:size]
+
+
+def _uint32s(data: bytes) -> list[int]:
+    return list(struct.unpack(f"<{len(data) // 4}I", data[:len(data) // 4 * 4]))
+
+
+def _directory_entries(data: bytes) -> dict[str, tuple[int, int]]:
+    """Return name -> (start sector, size) of the directory's streams and root entry."""
+    entries = {}
+    for offset in range(0, len(data) - 127, 128):
+        name_length, kind = struct.unpack_from("<HB", data, offset + 0x40)
+        if kind not in (2, 5) or not 2 <= name_length <= 64:
+            continue
+        name = data[offset:offset + name_length - 2].decode("utf-16-le", errors="replace")
+        start, size = struct.unpack_from("<IQ", data, offset + 0x74)
+        entries.setdefault(name, (start, size & 0xFFFFFFFF))
+    return entries
+
+
+def xls_date1904(path: Path) -> bool:
+    """Return whether a legacy .xls workbook uses the 1904 date system (False when it cannot tell)."""
+    try:
+        compound = _CompoundFile(path.read_bytes())
+        stream = compound.stream("Workbook") or compound.stream("Book")
+    except (ValueError, struct.error, OSError) as error:
+        log.warning("could not read the date system of %s: %s", path.name, error)
+        return False
+    offset = 0
+    while stream is not None and offset + 4 <= len(stream):
+        record, length = struct.unpack_from("<HH", stream, offset)
+        if record == _BIFF_DATEMODE and length >= 2:
+            return struct.unpack_from("<H", stream, offset + 4)[0] == 1
+        if record == _BIFF_EOF:
+            break
+        offset += 4 + length
+    return False

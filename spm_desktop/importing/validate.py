@@ -96,7 +96,7 @@ def check_choices(spec: RecordSetSpec, values: dict[str, list], findings: list[F
 def check_required(spec: RecordSetSpec, values: dict[str, list], count: int, findings: list[Finding]) -> None:
     for name in spec.required:
         column = values.get(name)
-        if column is None:
+        if column is None or None not in column:
             continue
         for index in range(count):
             if column[index] is None:
@@ -189,6 +189,8 @@ def check_amount_rules(record_set: str, values: dict[str, list], findings: list[
                                         "a quota cannot be negative; correct the amount", "amount"))
     if record_set == "deals":
         types = values.get("type") or []
+        if not set(REVERSAL_TYPES).intersection(types):
+            return
         for index, (amount, kind) in enumerate(zip(amounts, types, strict=False)):
             if kind in REVERSAL_TYPES and amount is not None and amount > 0:
                 findings.append(Finding(index, "reversal_positive", "error",
@@ -226,7 +228,9 @@ VOCABULARY = (
 
 def spelling_findings(column: Sequence[str | None], name: str) -> list[Finding]:
     """Report values that look like misspellings of a frequent value or of a common category word."""
-    counts = Counter(value for value in column if value)
+    counts = Counter(column)
+    counts.pop(None, None)
+    counts.pop("", None)
     if not counts or len(counts) > MAX_CATEGORY_VALUES:
         return []
     suspicious: dict[str, str] = {}
@@ -247,7 +251,9 @@ def spelling_findings(column: Sequence[str | None], name: str) -> list[Finding]:
         word = difflib.get_close_matches(lower, VOCABULARY, n=1, cutoff=0.88)
         if word and _edit_distance(lower, word[0]) <= 2:
             suspicious[value] = word[0]
-    findings = []
+    findings: list[Finding] = []
+    if not suspicious:
+        return findings
     for index, value in enumerate(column):
         if value in suspicious:
             findings.append(Finding(index, "possible_misspelling", "warning",

@@ -345,16 +345,22 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
     keys = [all_keys[index] for index in accepted]
     existing = _existing_records(connection, table, spec, keys)
     columns = [block.values[name] for name in spec.field_names]
-    stored_rows = zip(*columns, block.attributes, strict=True)
+    names = [column_name(field_spec) for field_spec in spec.fields] + ["attributes", "batch_id", "source_row"]
+    insert_names = names
     inserts: Iterable[tuple] = []
     updates: list[tuple] = []
     if not existing and len(accepted) == len(block):
         # A first import of clean records: every row is new. The rows are built lazily,
-        # chunk by chunk, without a Python loop per row.
-        inserts = zip(*columns, block.attributes, repeat(batch_id), block.source_rows, all_keys, strict=False)
+        # chunk by chunk, without a Python loop per row, and columns that are empty in
+        # every record are left to their NULL default.
+        filled = [position for position, column in enumerate([*columns, block.attributes])
+                  if column.count(None) != len(column)]
+        insert_names = [names[position] for position in filled] + ["batch_id", "source_row"]
+        chosen = [[*columns, block.attributes][position] for position in filled]
+        inserts = zip(*chosen, repeat(batch_id), block.source_rows, all_keys, strict=False)
         insert_count = len(block)
     else:
-        stored = list(stored_rows)
+        stored = list(zip(*columns, block.attributes, strict=True))
         for index in accepted:
             found = existing.get(all_keys[index])
             if found is None:
@@ -365,14 +371,13 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
                 updates.append((*stored[index], batch_id, block.source_rows[index], found[0]))
         insert_count = len(inserts)  # type: ignore[arg-type]
     counts.added, counts.updated = insert_count, len(updates)
-    columns = [column_name(field_spec) for field_spec in spec.fields] + ["attributes", "batch_id", "source_row"]
     rebuild = insert_count > REBUILD_INDEXES_ABOVE and insert_count > len(existing)
     indexes = list(table.indexes) if rebuild else []
     for index in indexes:
         index.drop(connection)
-    _execute_chunks(connection, _insert_sql(table, columns), inserts, insert_count, f"Writing {spec.name}",
+    _execute_chunks(connection, _insert_sql(table, insert_names), inserts, insert_count, f"Writing {spec.name}",
                     progress, cancel)
-    _execute_chunks(connection, _update_sql(table, columns), updates, len(updates), f"Updating {spec.name}",
+    _execute_chunks(connection, _update_sql(table, names), updates, len(updates), f"Updating {spec.name}",
                     progress, cancel)
     for position, index in enumerate(indexes, start=1):
         progress(position, len(indexes), f"Indexing {spec.name}")

@@ -1,0 +1,206 @@
+"""Import of .ods and 1904-system .xls workbooks, text files with mixed encodings, and the column readers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from import_paths import DATA, SUPERSTORE
+
+from spm_desktop.importing import parsing
+from spm_desktop.importing.columns import CodedColumnBuilder
+from spm_desktop.importing.sources import xls_date1904
+from spm_desktop.services import import_service, record_service
+
+FORMATS = DATA / "import" / "formats"
+
+
+def _deals(workspace) -> pd.DataFrame:
+    with workspace.read() as connection:
+        return record_service.load_frame(connection, "deals")
+
+
+def _units(amount: str) -> int:
+    return int(Decimal(amount) * 10_000)
+
+
+# --- OpenDocument spreadsheets -------------------------------------------------------------
+
+PIPELINE_MAPPING = """
+record_set: opportunities
+columns: {deal_id: opportunity_id, owner: sales_agent, amount: close_value, close_date: close_date,
+          created_date: engage_date, stage: deal_stage, product: product, customer: account}
+"""
+
+
+@pytest.fixture
+def ods_pipeline(workspace, import_file):
+    return import_file("opportunities", FORMATS / "sales_pipeline.ods", PIPELINE_MAPPING)
+
+
+def test_ods_pipeline_row_count(ods_pipeline):
+    assert ods_pipeline.counts.added == 8800
+
+
+def test_ods_pipeline_won_total(workspace, ods_pipeline):
+    deals = _deals(workspace)
+    assert int(deals.loc[deals["stage"] == "Won", "amount"].sum()) == _units("10005534")
+
+
+def test_ods_pipeline_dates_and_open_deals(workspace, ods_pipeline):
+    deals = _deals(workspace).set_index("deal_id")
+    assert deals.loc["1C1I7A6R", "close_date"] == pd.Timestamp("2017-03-01")
+    assert deals.loc["1C1I7A6R", "created_date"] == pd.Timestamp("2016-10-20")
+    assert int(deals["close_date"].isna().sum()) == 2089
+
+
+REPORT_MAPPING = "record_set: deals\ncolumns: {deal_id: Deal, owner: Rep, amount: Amount, close_date: Closed}\n"
+
+
+def test_ods_report_header_below_preamble(workspace):
+    from spm_desktop.importing.mapping import parse_mapping
+
+    preview = import_service.preview(workspace, "deals", FORMATS / "deals_report.ods", parse_mapping(REPORT_MAPPING))
+    assert preview.header_row == 4
+
+
+def test_ods_report_amounts_typed_as_text(workspace, import_file):
+    import_file("deals", FORMATS / "deals_report.ods", REPORT_MAPPING)
+    assert _deals(workspace)["amount"].tolist() == [_units("1234.50"), _units("12000.00"), _units("93139.00")]
+
+
+def test_ods_report_date_cells(workspace, import_file):
+    import_file("deals", FORMATS / "deals_report.ods", REPORT_MAPPING)
+    assert _deals(workspace)["close_date"].tolist() == [pd.Timestamp("2017-05-15"), pd.Timestamp("2017-06-30"),
+                                                        pd.Timestamp("2017-07-03")]
+
+
+# --- the 1904 date system of legacy .xls files ----------------------------------------------
+
+def test_xls_date_system_detected():
+    assert xls_date1904(FORMATS / "deals_1904.xls") is True
+
+
+def test_xls_1900_system_detected():
+    assert xls_date1904(SUPERSTORE) is False
+
+
+def test_xls_date_system_of_non_ole_file(tmp_path):
+    path = tmp_path / "fake.xls"
+    path.write_bytes(b"deal_id,owner\n")
+    assert xls_date1904(path) is False
+
+
+def test_xls_1904_plain_serials_read_as_dates(workspace, import_file):
+    import_file("deals", FORMATS / "deals_1904.xls")
+    assert _deals(workspace)["close_date"].tolist() == [pd.Timestamp("2016-11-08"), pd.Timestamp("2014-01-02"),
+                                                        pd.Timestamp("2016-11-08")]
+
+
+# --- text files whose lines mix UTF-8 and cp1252 ----------------------------------------------
+
+MIXED_LINES = (b"deal_id,owner,customer\n" + "D-1,P1,Café Lumière\n".encode()
+               + "D-2,P1,Société Générale\n".encode("cp1252") + b"D-3,P1,Plain Ltd\n")
+
+
+def test_mixed_encoding_lines_decoded(workspace, write_file, import_file):
+    import_file("deals", write_file("mixed.csv", MIXED_LINES))
+    assert _deals(workspace)["customer"].tolist() == ["Café Lumière", "Société Générale", "Plain Ltd"]
+
+
+def test_mixed_encoding_warning_names_line(workspace, write_file):
+    preview = import_service.preview(workspace, "deals", write_file("mixed.csv", MIXED_LINES))
+    warnings = [problem for problem in preview.problems if problem.code == "mixed_encoding"]
+    assert [(problem.severity, problem.row, problem.value) for problem in warnings] == [("warning", 3, "cp1252")]
+
+
+def test_single_encoding_file_has_no_warning(workspace, write_file):
+    path = write_file("cp1252.csv", "deal_id,owner,customer\nD-2,P1,Société Générale\n", "cp1252")
+    preview = import_service.preview(workspace, "deals", path)
+    assert not [problem for problem in preview.problems if problem.code == "mixed_encoding"]
+
+
+def test_mixed_encoding_text_has_no_replacement_character(workspace, write_file):
+    preview = import_service.preview(workspace, "deals", write_file("mixed.csv", MIXED_LINES))
+    assert all("\ufffd" not in (value or "") for value in preview.parsed.block.values["customer"])
+
+
+# --- the column readers -------------------------------------------------------------------
+
+def test_blank_csv_lines_skipped_and_counted(workspace, write_file, import_file):
+    result = import_file("deals", write_file("gaps.csv", "deal_id,owner\nD-1,P1\n\nD-2,P1\n,\n"))
+    assert (result.counts.added, result.skipped_rows) == (2, 2)
+
+
+def test_csv_wide_row_falls_back(workspace, write_file, import_file):
+    rows = "".join(f"D-{number},P1\n" for number in range(1, 251))
+    result = import_file("deals", write_file("wide.csv", f"deal_id,owner\n{rows}D-251,P1,extra\n"))
+    assert result.counts.added == 251
+
+
+def test_csv_source_rows_after_preamble(workspace, write_file):
+    path = write_file("report.csv", "Deals export\n\ndeal_id,owner\nD-1,P1\nTotal,\nD-2,P1\n")
+    preview = import_service.preview(workspace, "deals", path)
+    assert preview.parsed.block.source_rows == [4, 6]
+
+
+def test_boolean_cell_not_read_as_number(workspace, tmp_path):
+    path = tmp_path / "flags.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["deal_id", "owner", "amount"])
+    sheet.write_row(1, 0, ["D-1", "P1", 1])
+    sheet.write_row(2, 0, ["D-2", "P1"])
+    sheet.write_boolean(2, 2, True)
+    workbook.close()
+    preview = import_service.preview(workspace, "deals", path)
+    assert [(problem.code, problem.row) for problem in preview.problems if problem.code == "invalid_amount"] == [
+        ("invalid_amount", 3)]
+
+
+def test_coded_column_keeps_true_apart_from_one():
+    builder = CodedColumnBuilder()
+    builder.add([1, None, "x"])
+    builder.add([True, 1.0, None])
+    column = builder.finish()
+    assert [type(cell) for cell in column] == [int, type(None), str, bool, float, type(None)]
+
+
+def test_repeated_bad_amount_listed_on_every_row(workspace, write_file):
+    path = write_file("bad.csv", "deal_id,owner,amount\nD-1,P1,abc\nD-2,P1,10\nD-3,P1,abc\n")
+    preview = import_service.preview(workspace, "deals", path)
+    assert [problem.row for problem in preview.problems if problem.code == "invalid_amount"] == [2, 4]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.decimals(min_value=Decimal("-99999999999999.9999"), max_value=Decimal("99999999999999.9999"),
+                            places=4, allow_nan=False, allow_infinity=False), min_size=1, max_size=20))
+def test_plain_amount_texts_scale_exactly(amounts):
+    texts = [format(amount, "f") for amount in amounts]
+    expected = [int(amount.scaleb(4)) for amount in amounts]
+    assert parsing.parse_money(texts).values == expected
+
+
+def test_plain_amount_forms():
+    texts = ["12.", ".5", "-.5", "-0", "007.25", "١٢"]
+    assert parsing.parse_money(texts).values == [120000, 5000, -5000, 0, 72500, 120000]
+
+
+
+def test_large_csv_sample_and_rows(workspace, write_file, import_file):
+    rows = "".join(f"D-{number:07d},P{number % 7},{number}.25\n" for number in range(60_000))
+    path = write_file("large.csv", "Deals export\n\ndeal_id,owner,amount\n" + rows)
+    result = import_file("deals", path)
+    assert (result.counts.added, result.skipped_rows) == (60_000, 0)
+
+
+def test_csv_totals_row_skipped_and_checked(workspace, write_file):
+    path = write_file("totals.csv", "deal_id,owner,amount,stage\nD-1,P1,10,\nD-2,P1,20,\nTotal,,30,\n")
+    preview = import_service.preview(workspace, "deals", path)
+    totals = [problem for problem in preview.problems if problem.code == "totals_row_skipped"]
+    assert (preview.record_count, preview.parsed.skipped_rows) == (2, 1)
+    assert [(problem.row, problem.severity) for problem in totals] == [(4, "info")]
