@@ -4,7 +4,11 @@
     python bench/calc.py spreadsheet --participants 250 --deals 50000 [--workdir /tmp/calc-bench]
 
 ``engine`` builds the frames in memory (not timed), runs ``calculate`` for one quarter
-with four tiered components and splits on 10% of deals, and prints seconds and peak RSS.
+with four tiered components and splits on 10% of deals, and prints wall and CPU seconds
+(user and system), minor page faults and the peak RSS of the process. It also prints the
+load average and whether numpy requests for transparent hugepages, because on a
+machine whose kernel compacts memory for them on demand that alone can add seconds of
+system time; ``NUMPY_MADVISE_HUGEPAGE=0`` in the environment switches numpy's request off.
 ``spreadsheet`` writes two of those components as SUMIFS and marginal-tier formulas with
 xlsxwriter, has LibreOffice (soffice, headless) recalculate and save the workbook, and
 compares time and totals with the engine on the same deals.
@@ -117,22 +121,46 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def machine_note() -> str:
+    """Return the cores, load average and the memory settings that move the engine's system time."""
+    import os
+
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="ascii") as stream:
+            hugepages = stream.read().strip()
+    except OSError:
+        hugepages = "unknown"
+    try:
+        from numpy._core.multiarray import _get_madvise_hugepage
+
+        numpy_madvise = "on" if _get_madvise_hugepage() else "off"
+    except ImportError:
+        numpy_madvise = "unknown"
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (f"cores {os.cpu_count()}, load average {load}, transparent hugepages {hugepages}, "
+            f"numpy hugepage madvise {numpy_madvise} (NUMPY_MADVISE_HUGEPAGE)")
+
+
 def run_engine(participants: int, deal_count: int) -> None:
+    print(machine_note())
     started = time.perf_counter()
     frames = build_frames(participants, deal_count)
     built = time.perf_counter() - started
     print(f"frames built in {built:.1f} s (not part of the engine time), peak RSS {peak_rss_mb():.0f} MB")
     inputs = CalculationInputs(period="2024-Q1", plans=[load_plan(PLAN)], metrics=metrics(), **frames)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     cpu_started = time.process_time()
     result = calculate(inputs)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    after = resource.getrusage(resource.RUSAGE_SELF)
     total = sum(row.earnings for row in result.rows if row.component == "TOTAL")
     print(f"engine: {participants} participants, {deal_count} deals, {len(result.lines)} lines, "
           f"{len(result.rows)} rows, {len(result.problems)} problems")
-    print(f"engine wall seconds {elapsed:.2f}, CPU seconds {cpu:.2f}, peak RSS {peak_rss_mb():.0f} MB, "
-          f"total payout {total}")
+    print(f"engine wall seconds {elapsed:.2f}, CPU seconds {cpu:.2f} (user {after.ru_utime - before.ru_utime:.2f}, "
+          f"system {after.ru_stime - before.ru_stime:.2f}, minor page faults {after.ru_minflt - before.ru_minflt}), "
+          f"peak RSS {peak_rss_mb():.0f} MB, total payout {total}")
 
 
 def write_workbook(frames: dict[str, pd.DataFrame], path: str) -> None:

@@ -29,6 +29,7 @@ from spm_desktop.domain.engine.components import (
     earn_component,
 )
 from spm_desktop.domain.engine.crediting import Hierarchy, filled, prepare_deals, team_credits, text_or_none
+from spm_desktop.domain.engine.earning import LabelTable
 from spm_desktop.domain.engine.measuring import (
     CreditedMetric,
     Employment,
@@ -82,8 +83,10 @@ class Calculation:
         self.cancel = cancel
         self.problems: list[Problem] = []
         self.rows: list[ResultRow] = []
+        # Parts of the lines frame, one per chunk. A kind or note part is None when every line of
+        # the chunk is a deal line without a note. Band and rate tuples are codes in label_table.
         self.lines: dict[str, list[Any]] = {column: [] for column in (
-            "kind", "bands", "rates", "exact", "rounded_minor", "paid_now_minor", "held_minor", "note")}
+            "kind", "label_codes", "exact", "rounded_minor", "paid_now_minor", "held_minor", "note")}
         # One (head, source, first row, line count) per chunk of self.lines, in the same order.
         # Deal lines take their credit details from row ``first row + i`` of source block
         # ``source``. Other lines have source -1 and rows that index self.drafts.
@@ -95,8 +98,13 @@ class Calculation:
         self._adjusted: set[tuple[str, dt.date, dt.date]] = set()
         # exact lines of periods priced again for clawbacks, and compiled gates and formulas
         self.original_lines: dict[tuple[Any, ...], dict[tuple[int, str, Any], Decimal]] = {}
+        # release dates of held lines by deal field, indexed once per field
+        self.release_dates: dict[str, Any] = {}
         self.expressions: dict[str, Any] = {}
         self.band_labels: dict[int, Any] = {}
+        self.label_table = LabelTable()
+        self.spif_codes: dict[int, int] = {}
+        self.no_labels = self.label_table.add((), ())
         self.draw_balances: dict[tuple[str, str, str], Decimal] = {}
         self.held: list[HeldAmount] = []
         self.periods: list[str] = []
@@ -372,10 +380,7 @@ class Calculation:
         for column in ("rounded", "paid_now", "held"):
             columns[f"{column}_minor"].append(np.array([to_minor(getattr(draft, column), plan.currency)
                                                         for draft in drafts], dtype=np.int64))
-        empty = np.empty(count, dtype=object)
-        empty[:] = [()] * count
-        columns["bands"].append(empty)
-        columns["rates"].append(empty)
+        columns["label_codes"].append(np.full(count, self.no_labels, dtype=np.int64))
 
     def _emit_deal_lines(self, plan: Plan, period: Period, participant_id: str, component: str,
                          lines: DealLines) -> None:
@@ -386,9 +391,9 @@ class Calculation:
         columns = self.lines
         self.chunks.append((self._head(plan, period, participant_id, component), block.source,
                             block.offset + lines.start, count))
-        for column, values in (("kind", lines.kinds), ("bands", lines.bands), ("rates", lines.rates),
-                               ("exact", lines.exact), ("rounded_minor", lines.rounded),
-                               ("paid_now_minor", lines.paid_now), ("held_minor", lines.held), ("note", lines.notes)):
+        for column, values in (("kind", lines.kinds), ("label_codes", lines.label_codes), ("exact", lines.exact),
+                               ("rounded_minor", lines.rounded), ("paid_now_minor", lines.paid_now),
+                               ("held_minor", lines.held), ("note", lines.notes)):
             columns[column].append(values)
 
     def _credit_columns(self, sources: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -429,20 +434,53 @@ class Calculation:
         return self._nothing
 
     def _lines_frame(self) -> pd.DataFrame:
-        """Build the lines frame and fill deal identity and source lineage from the deal positions."""
+        """Build the lines frame, dropping each input of the calculation once its columns are taken.
+
+        The credit blocks and the prepared deals go before the per-line parts are joined, so
+        they are not in memory together with the whole frame. The Calculation cannot run again
+        afterwards.
+        """
+        heads, sources, rows = _expand_chunks(self.chunks)
+        counts = [chunk[3] for chunk in self.chunks]
+        self.chunks = []
+        data = self._credit_columns(sources, rows)
+        del sources, rows
+        self.sources = []
+
+        positions = data.pop("_pos")
+        data.update(self._deal_columns(positions))
+        del positions
+        del self.prepared
+
+        data.update(self._head_columns(heads))
+        del heads
+        data.update(self._chunk_columns(counts))
+        # Object columns go in as extension arrays, so pandas does not copy them into one block.
+        # Text columns still become pandas str columns (pandas 3.1), which keep the same str objects.
+        columns = {column: (pd.arrays.NumpyExtensionArray(values) if isinstance(values, np.ndarray)
+                            and values.dtype == object else values) for column, values in data.items()}
+        return pd.DataFrame(columns, columns=list(LINE_COLUMNS), copy=False)
+
+    def _chunk_columns(self, counts: list[int]) -> dict[str, Any]:
+        """Join the per-chunk parts of kind, bands, rates, exact, rounded, paid, held and note."""
         chunks = self.lines
         self.lines = {column: [] for column in chunks}
         data: dict[str, Any] = {}
         for column in list(chunks):
             parts = chunks.pop(column)
-            data[column] = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+            if column in _DEFAULT_TEXT:
+                data[column] = _fill_parts(parts, counts, _DEFAULT_TEXT[column])
+            elif column == "label_codes":
+                codes = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+                data["bands"], data["rates"] = self.label_table.columns(codes)
+            else:
+                data[column] = np.concatenate(parts) if parts else np.empty(0, dtype=object)
             del parts
+        return data
 
-        heads, sources, rows = _expand_chunks(self.chunks)
-        self.chunks = []
-        data.update(self._credit_columns(sources, rows))
-        del sources, rows
-
+    def _head_columns(self, heads: np.ndarray) -> dict[str, Any]:
+        """Return participant, period, plan, version, component and plan currency of every line."""
+        data: dict[str, Any] = {}
         for index, column in enumerate((*LINE_COLUMNS[:5], "plan_currency")):
             per_head = [head[index] for head in self.heads]
             if column == "plan_version":
@@ -450,8 +488,11 @@ class Calculation:
                 continue
             codes, categories = pd.factorize(pd.Series(per_head, dtype=object))
             data[column] = pd.Categorical.from_codes(codes[heads] if len(heads) else codes[:0], categories)
-        # Position -1 marks a line without a deal, which gets None in every deal column.
-        positions = data.pop("_pos")
+        return data
+
+    def _deal_columns(self, positions: np.ndarray) -> dict[str, Any]:
+        """Return deal identity and source lineage of every line, with None on lines at position -1 (no deal)."""
+        data: dict[str, Any] = {}
         deals = self.prepared.deals
         without_deal = positions < 0
         for column, source in (("deal_id", "deal_id"), ("line_id", "_line_id"), ("row_id", "_row_id"),
@@ -465,11 +506,22 @@ class Calculation:
                 data[column] = self._none_column(len(positions))
             else:
                 data[column] = _take_or_none(values, positions, without_deal)
-        # Object columns go in as extension arrays, so pandas does not copy them into one block.
-        # Text columns still become pandas str columns (pandas 3.1), which keep the same str objects.
-        columns = {column: (pd.arrays.NumpyExtensionArray(values) if isinstance(values, np.ndarray)
-                            and values.dtype == object else values) for column, values in data.items()}
-        return pd.DataFrame(columns, columns=list(LINE_COLUMNS), copy=False)
+        return data
+
+
+# The kind and note of lines in a chunk whose part is None.
+_DEFAULT_TEXT = {"kind": "deal", "note": ""}
+
+
+def _fill_parts(parts: list[np.ndarray | None], counts: list[int], default: str) -> np.ndarray:
+    """Join the parts of one text column, where a part None stands for ``default`` on each line of its chunk."""
+    joined = filled(sum(counts), default)
+    offset = 0
+    for part, count in zip(parts, counts, strict=True):
+        if part is not None:
+            joined[offset:offset + count] = part
+        offset += count
+    return joined
 
 
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
@@ -524,7 +576,7 @@ def _split_blocks(frame: pd.DataFrame, whole: Block) -> dict[str, Block]:
         blocks[str(participants[start])] = Block(
             whole.pos[part], whole.dates[part], whole.days[part], whole.credit_kind[part], whole.via[part],
             whole.share[part], whole.value[part], whole.currency[part], whole.fx_rate[part], whole.credited[part],
-            whole.source, start)
+            whole.source, start, None if whole.credited_units is None else whole.credited_units[part])
     return blocks
 
 

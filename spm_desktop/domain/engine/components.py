@@ -11,10 +11,18 @@ import numpy as np
 import pandas as pd
 
 from spm_desktop.domain.engine.crediting import filled, text_or_none
-from spm_desktop.domain.engine.earning import BandLabels, largest_remainder, minor_to_decimal, price_tiers
+from spm_desktop.domain.engine.earning import (
+    FINE_DIGITS,
+    BandLabels,
+    integer_units,
+    largest_remainder,
+    minor_to_decimal,
+    price_tiers,
+    whole_units,
+)
 from spm_desktop.domain.engine.measuring import prorate
 from spm_desktop.domain.engine.model import HeldAmount
-from spm_desktop.domain.money import to_minor
+from spm_desktop.domain.money import minor_exponent, to_minor
 from spm_desktop.domain.periods import Period, period_containing, plan_year_of
 from spm_desktop.domain.plan_assignment import PlanAssignment
 from spm_desktop.domain.plan_tiers import band_edges, bonus_multiple
@@ -45,6 +53,10 @@ class LineDraft:
     fx_rate: Decimal | None = None
 
 
+# Credit with up to six decimals (four of a record amount, two of a share) is priced in integers.
+CREDIT_SCALE = 6
+
+
 @dataclass
 class Block:
     """One participant's credit rows of a metric as arrays, ordered by (credit date, deal id)."""
@@ -62,15 +74,18 @@ class Block:
     # which whole credit frame these rows come from, and where they start in it
     source: int = -1
     offset: int = 0
+    # credited values in 1/10**CREDIT_SCALE as int64, or None when one of them is not a whole count
+    credited_units: np.ndarray | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Block:
         dates = frame["credit_date"].to_numpy(dtype="datetime64[ns]")
+        credited = frame["credited"].to_numpy(dtype=object)
         return cls(frame["_pos"].to_numpy(dtype=np.int64), dates, dates.astype("datetime64[D]"),
                    frame["credit_kind"].to_numpy(dtype=object), frame["via_participant_id"].to_numpy(dtype=object),
                    frame["share"].to_numpy(dtype=object), frame["value"].to_numpy(dtype=object),
                    frame["currency"].to_numpy(dtype=object), frame["fx_rate"].to_numpy(dtype=object),
-                   frame["credited"].to_numpy(dtype=object))
+                   credited, credited_units=integer_units(credited, CREDIT_SCALE) if len(credited) else None)
 
     def span(self, first: dt.date, last: dt.date) -> tuple[int, int]:
         """Return the index range of rows dated from ``first`` to ``last`` inclusive."""
@@ -91,10 +106,14 @@ class DealLines:
     start: int
     stop: int
     exact: np.ndarray
-    bands: np.ndarray
-    rates: np.ndarray
-    kinds: np.ndarray
-    notes: np.ndarray
+    # codes of the band and rate tuples in the calculation's LabelTable
+    label_codes: np.ndarray
+    # None when every line is a deal line without a note, the case of a range without reversals
+    kinds: np.ndarray | None
+    notes: np.ndarray | None
+    # exact lines in 1/10^8 minor units where ``known`` is True, or None when not priced in integers
+    fine: np.ndarray | None = None
+    known: np.ndarray | None = None
     # statement lines in integer minor units of the plan currency
     rounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     paid_now: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -220,20 +239,25 @@ def _group_keys(context: ComponentContext, component: Component, block: Block, s
 
 
 def _price_rows(context: ComponentContext, component: Component, block: Block, start: int, stop: int,
-                quota: Decimal | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                quota: Decimal | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the exact line of each credit row and the code of its band and rate tuples."""
     values = block.credited[start:stop]
+    calculation = context.calculation
     if component.type == "spif":
         price = component.amount_per_unit or ZERO
-        count = stop - start
-        return values * price, np.array([()] * count + [None], dtype=object)[:count], \
-            np.array([(price,)] * count + [None], dtype=object)[:count]
+        code = calculation.spif_codes.get(id(component))
+        if code is None:
+            code = calculation.spif_codes[id(component)] = calculation.label_table.add((), (price,))
+        return values * price, np.full(stop - start, code, dtype=np.int64)
     tiers = component.tiers
     assert tiers is not None
     edges = band_edges(tiers, quota)
-    labels = context.calculation.band_labels.get(id(tiers))
+    labels = calculation.band_labels.get(id(tiers))
     if labels is None:
-        labels = context.calculation.band_labels[id(tiers)] = BandLabels(tiers)
-    return price_tiers(values, _group_keys(context, component, block, start, stop), tiers, edges, labels)
+        labels = calculation.band_labels[id(tiers)] = BandLabels(tiers, calculation.label_table)
+    units = None if block.credited_units is None else block.credited_units[start:stop]
+    return price_tiers(values, _group_keys(context, component, block, start, stop), tiers, edges, labels,
+                       whole_units(units, CREDIT_SCALE, edges))
 
 
 def _original_lines(context: ComponentContext, component: Component, block: Block, original_day: dt.date,
@@ -250,7 +274,7 @@ def _original_lines(context: ComponentContext, component: Component, block: Bloc
                 and quota is None:
             cache[key] = {}
         else:
-            exact, _bands, _rates = _price_rows(context, component, block, start, stop, quota)
+            exact, _codes = _price_rows(context, component, block, start, stop, quota)
             cache[key] = {(int(block.pos[start + offset]), block.credit_kind[start + offset],
                            block.via[start + offset]): line for offset, line in enumerate(exact.tolist())}
     return cache[key]
@@ -405,21 +429,75 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
     ytd = component.basis == "ytd"
     start, stop = measures["ytd_range"] if ytd else measures["range"]
     quota = measures["ytd_quota"] if ytd else measures["quota"]
-    exact, bands, rates = _price_rows(context, component, block, start, stop, quota)
-    kinds = filled(len(exact), "deal")
-    notes = filled(len(exact), "")
+    exact, codes = _price_rows(context, component, block, start, stop, quota)
+    kinds = notes = None
+    if context.calculation.prepared.is_reversal[block.pos[start:stop]].any():
+        kinds = filled(len(exact), "deal")
+        notes = filled(len(exact), "")
 
-    def quota_for(period: Period) -> Decimal | None:
-        return context.quota(component, period) if component.quota is not None else None
+        def quota_for(period: Period) -> Decimal | None:
+            return context.quota(component, period) if component.quota is not None else None
 
-    _apply_clawbacks(context, component, block, start, stop, exact, kinds, notes, quota_for)
-    total = sum(exact.tolist(), ZERO)
+        _apply_clawbacks(context, component, block, start, stop, exact, kinds, notes, quota_for)
+    fine, known = _fine_lines(context, component, block, start, stop, codes)
+    if fine is not None and known is not None and kinds is not None:
+        # Clawbacks replace reversal lines, so their integer figures no longer hold.
+        known &= ~context.calculation.prepared.is_reversal[block.pos[start:stop]]
+    total = _integer_total(context, component, fine, known)
+    if total is None:
+        total = sum(exact.tolist(), ZERO)
     period_start, period_stop = measures["range"]
     skip = period_start - start
     keep = slice(skip, skip + (period_stop - period_start))
-    lines = DealLines(block, period_start, period_stop, exact[keep], bands[keep], rates[keep], kinds[keep],
-                      notes[keep])
+    lines = DealLines(block, period_start, period_stop, exact[keep], codes[keep],
+                      None if kinds is None else kinds[keep], None if notes is None else notes[keep],
+                      None if fine is None else fine[keep], None if known is None else known[keep])
     return lines, total
+
+
+def _integer_total(context: ComponentContext, component: Component, fine: np.ndarray | None,
+                   known: np.ndarray | None) -> Decimal | None:
+    """Return the sum of the lines from their integer figures, where only its rounded value is used.
+
+    Without a gate, a cap or a year-to-date basis the total is only rounded to the minor
+    unit, so a value-equal Decimal with another exponent gives the same result. Returns None
+    otherwise, or when a line has no integer figure.
+    """
+    if fine is None or known is None or not known.all():
+        return None
+    if component.gate is not None or component.cap is not None or component.basis == "ytd":
+        return None
+    if len(fine) and int(np.abs(fine).max()) * len(fine) >= 2**63:
+        return None
+    exponent = minor_exponent(context.plan.currency) + FINE_DIGITS
+    return Decimal(int(fine.sum())).scaleb(-exponent)
+
+
+def _fine_lines(context: ComponentContext, component: Component, block: Block, start: int, stop: int,
+                codes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Return single-band lines as credit units times the band's integer factor, in 1/10^8 minor units.
+
+    Lines that cross bands, and lines of a band whose rate has too many decimals, are marked
+    unknown. Returns (None, None) when the credit is not in whole units or the product could
+    overflow int64.
+    """
+    units = block.credited_units
+    if component.type == "spif" or component.tiers is None or units is None or stop == start:
+        return None, None
+    labels = context.calculation.band_labels[id(component.tiers)]
+    factors = labels.fine_factors(CREDIT_SCALE, minor_exponent(context.plan.currency) + FINE_DIGITS)
+    bands = labels.bands_of(codes)
+    usable = np.array([factor is not None for factor in factors] + [False], dtype=bool)
+    factor_of = np.array([factor or 0 for factor in factors] + [0], dtype=object)
+    largest_factor = max(abs(int(factor)) for factor in factor_of)
+    credit = units[start:stop]
+    largest_credit = max(abs(int(credit.max())), abs(int(credit.min())))
+    if largest_factor * largest_credit >= 2**63:
+        return None, None
+    # Band -1 (a line across bands) takes the unusable entry at the end.
+    known = usable[bands]
+    fine = credit * factor_of[bands].astype(np.int64)
+    return fine, known
 
 
 def _single_line(context: ComponentContext, component: Component, measures: dict[str, Any]) -> Decimal:
@@ -486,13 +564,48 @@ def _release_date(context: ComponentContext, deal_id: str, line_id: str | None, 
     deals = context.calculation.prepared.deals
     if field_name not in deals.columns:
         return None
-    matches = deals[(deals["deal_id"] == deal_id) & (deals["_line_id"].astype(object) == line_id)
-                    if line_id is not None else (deals["deal_id"] == deal_id)]
-    for value in matches[field_name].tolist():
-        day = pd.to_datetime(value, errors="coerce")
-        if not pd.isna(day):
-            return day.date()
-    return None
+    index = context.calculation.release_dates.get(field_name)
+    if index is None:
+        index = context.calculation.release_dates[field_name] = ReleaseDates(deals, field_name)
+    return index.lookup(deal_id, line_id)
+
+
+class ReleaseDates:
+    """The first valid date of a deal field per deal id and per (deal id, line id), in deal order.
+
+    Built once per field, so that each held line looks its date up instead of scanning the deals.
+    """
+
+    def __init__(self, deals: pd.DataFrame, field_name: str) -> None:
+        self._deal_ids = deals["deal_id"].to_numpy(dtype=object)
+        self._line_ids = deals["_line_id"].to_numpy(dtype=object)
+        values = deals[field_name]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            self._days = pd.to_datetime(values)
+        else:
+            self._days = pd.Series([pd.to_datetime(value, errors="coerce") for value in values.tolist()],
+                                   index=values.index, dtype=object)
+        self._valid = np.flatnonzero(self._days.notna().to_numpy())
+        self._by_deal: dict[str, int] | None = None
+        self._by_line: dict[tuple[str, object], int] | None = None
+
+    def lookup(self, deal_id: str, line_id: object) -> dt.date | None:
+        if line_id is None:
+            if self._by_deal is None:
+                self._by_deal = _first_positions(self._deal_ids[self._valid].tolist(), self._valid)
+            position = self._by_deal.get(deal_id)
+        else:
+            if self._by_line is None:
+                keys = list(zip(self._deal_ids[self._valid].tolist(), self._line_ids[self._valid].tolist(),
+                                strict=True))
+                self._by_line = _first_positions(keys, self._valid)
+            position = self._by_line.get((deal_id, line_id))
+        return None if position is None else pd.Timestamp(self._days.iat[position]).date()
+
+
+def _first_positions(keys: list[Any], positions: np.ndarray) -> dict[Any, int]:
+    """Map each key to the position of its first row; writing in reverse leaves the first row last."""
+    return dict(zip(reversed(keys), reversed(positions.tolist()), strict=True))
 
 
 def _hold(context: ComponentContext, component: Component, lines: DealLines) -> None:
@@ -506,7 +619,7 @@ def _hold(context: ComponentContext, component: Component, lines: DealLines) -> 
     deals = context.calculation.prepared.deals
     currency = context.plan.currency
     for offset, rounded in enumerate(lines.rounded.tolist()):
-        if lines.kinds[offset] != "deal" or rounded <= 0:
+        if (lines.kinds is not None and lines.kinds[offset] != "deal") or rounded <= 0:
             continue
         position = int(lines.block.pos[lines.start + offset])
         deal_id = str(deals["deal_id"].iat[position])
@@ -602,8 +715,12 @@ def _finish(context: ComponentContext, component: Component, outcome: ComponentO
     else:
         exact = deal_lines.exact
     currency = context.plan.currency
+    fine = known = None
+    if deal_lines is not None and deal_lines.fine is not None and deal_lines.known is not None:
+        fine = np.concatenate([deal_lines.fine, np.zeros(len(extra), dtype=np.int64)]) if extra else deal_lines.fine
+        known = np.concatenate([deal_lines.known, np.zeros(len(extra), dtype=bool)]) if extra else deal_lines.known
     # The lines always add up to the period total: true-up, gate and cap lines are differences.
-    rounded_total, rounded = largest_remainder(exact, currency, period_total)
+    rounded_total, rounded = largest_remainder(exact, currency, period_total, fine, known)
     count = len(deal_lines.exact) if deal_lines is not None else 0
     for line, units in zip(extra, rounded[count:].tolist(), strict=True):
         line.rounded = line.paid_now = minor_to_decimal(units, currency)

@@ -43,7 +43,7 @@ class PreparedDeals:
     """Deals with positions, reversal links and the metric-independent credit recipients."""
 
     deals: pd.DataFrame
-    recipients: pd.DataFrame
+    recipients: Recipients
     # position of a reversal row -> positions of the sale rows it reverses
     originals: dict[int, tuple[int, ...]] = field(default_factory=dict)
     # positions of rows that are never credited (invalid reversals, unmergeable splits)
@@ -56,6 +56,9 @@ class PreparedDeals:
     is_reversal: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     # per position: rank in (deal id, line id, position) order, the tie-break after the credit date
     deal_rank: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    # per position: the record value an earlier metric made, so that later metrics can share the object
+    record_values: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    record_seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
 
 
 def _clean_deals(deals: pd.DataFrame) -> pd.DataFrame:
@@ -124,24 +127,23 @@ def merge_splits(splits: pd.DataFrame | None, problems: list[Problem]) -> tuple[
     columns = ["deal_id", "participant_id", "kind", "share"]
     if splits is None or splits.empty:
         return pd.DataFrame(columns=columns), set()
-    seen: set[tuple[str, str, Decimal, str]] = set()
+    deal_ids = splits["deal_id"].astype(str).tolist()
+    participant_ids = splits["participant_id"].astype(str).tolist()
+    shares = [share if isinstance(share, Decimal) else Decimal(str(share)) for share in splits["share"].tolist()]
+    kinds = splits["kind"].tolist()
+    copy_rows = _copy_rows(deal_ids, participant_ids, shares, kinds)
+
     copies: dict[str, int] = {}
-    shares: dict[tuple[str, str, str], Decimal] = {}
+    for row in np.flatnonzero(copy_rows).tolist():
+        copies[deal_ids[row]] = copies.get(deal_ids[row], 0) + 1
+    distinct_rows = np.flatnonzero(~copy_rows).tolist()
+    deal_ids = [deal_ids[row] for row in distinct_rows]
+    participant_ids = [participant_ids[row] for row in distinct_rows]
+    shares = [shares[row] for row in distinct_rows]
+    kinds = [kinds[row] for row in distinct_rows]
+
     totals: dict[str, Decimal] = {}
-    rows = zip(splits["deal_id"].astype(str).tolist(), splits["participant_id"].astype(str).tolist(),
-               splits["share"].tolist(), splits["kind"].tolist(), strict=True)
-    for deal_id, participant_id, raw_share, kind in rows:
-        share = raw_share if isinstance(raw_share, Decimal) else Decimal(str(raw_share))
-        # Decimal hashes equal for 0.5 and 0.50, so the set finds copies whatever the digits.
-        # Adding and comparing the size hashes the identity (and its Decimal) once, not twice.
-        identity = (deal_id, participant_id, share, kind)
-        size = len(seen)
-        seen.add(identity)
-        if len(seen) == size:
-            copies[deal_id] = copies.get(deal_id, 0) + 1
-            continue
-        key = (deal_id, participant_id, kind)
-        shares[key] = shares.get(key, ZERO) + share
+    for deal_id, share, kind in zip(deal_ids, shares, kinds, strict=True):
         if kind == "split":
             totals[deal_id] = totals.get(deal_id, ZERO) + share
     for deal_id, count in sorted(copies.items()):
@@ -151,12 +153,66 @@ def merge_splits(splits: pd.DataFrame | None, problems: list[Problem]) -> tuple[
     for deal_id in sorted(rejected):
         problems.append(Problem("calc.split_total", f"split shares of deal {deal_id} total {totals[deal_id]}, not 1; "
                                 "correct the credit splits so they add up to 100%", value=deal_id))
-    merged = pd.DataFrame([(*key, share) for key, share in shares.items() if key[0] not in rejected],
-                          columns=columns)
-    return merged, rejected
+    merged = _added_shares(deal_ids, participant_ids, kinds, shares, rejected)
+    return merged if len(merged) else pd.DataFrame(columns=columns), rejected
 
 
-def _credit_keys(frame: pd.DataFrame, originals: dict[int, tuple[int, ...]], split_deals: set[str]) -> pd.DataFrame:
+def _copy_rows(deal_ids: list[str], participant_ids: list[str], shares: list[Decimal], kinds: list[object]) -> np.ndarray:
+    """Return a mask of split rows that repeat an earlier row in all four fields, the share compared as a number.
+
+    pandas hashes and compares the Decimal objects themselves, so 0.5 and 0.50 are one value
+    there as in a Python set. A NaN share or a kind that is not text takes the set instead,
+    because pandas treats such values as missing and would count them as equal.
+    """
+    unusual = any(not share.is_finite() for share in shares) or any(not isinstance(kind, str) for kind in kinds)
+    if unusual:
+        seen: set[tuple[str, str, Decimal, object]] = set()
+        repeated = np.zeros(len(shares), dtype=bool)
+        for row, identity in enumerate(zip(deal_ids, participant_ids, shares, kinds, strict=True)):
+            size = len(seen)
+            seen.add(identity)
+            repeated[row] = len(seen) == size
+        return repeated
+    codes = pd.DataFrame({
+        "deal_id": pd.factorize(np.asarray(deal_ids, dtype=object))[0],
+        "participant_id": pd.factorize(np.asarray(participant_ids, dtype=object))[0],
+        "share": pd.factorize(_objects(shares))[0],
+        "kind": pd.factorize(_objects(kinds))[0],
+    })
+    return codes.duplicated(keep="first").to_numpy()
+
+
+def _added_shares(deal_ids: list[str], participant_ids: list[str], kinds: list[object], shares: list[Decimal],
+                  rejected: set[str]) -> pd.DataFrame:
+    """Add the shares of rows with the same deal, person and kind, in the order each key first appears."""
+    groups = pd.DataFrame({
+        "deal_id": pd.factorize(np.asarray(deal_ids, dtype=object))[0],
+        "participant_id": pd.factorize(np.asarray(participant_ids, dtype=object))[0],
+        "kind": pd.factorize(_objects(kinds))[0],
+    }).groupby(["deal_id", "participant_id", "kind"], sort=False).ngroup().to_numpy()
+    firsts = np.flatnonzero(~pd.Series(groups).duplicated().to_numpy())
+    added = [ZERO + shares[row] for row in firsts.tolist()]
+    if len(firsts) < len(groups):
+        # Later rows of a key add to the sum that its first row started, in row order.
+        for row in np.flatnonzero(pd.Series(groups).duplicated().to_numpy()).tolist():
+            added[groups[row]] += shares[row]
+    rows = [row for row in firsts.tolist() if deal_ids[row] not in rejected]
+    kept_groups = [group for group, row in enumerate(firsts.tolist()) if deal_ids[row] not in rejected]
+    return pd.DataFrame({"deal_id": [deal_ids[row] for row in rows],
+                         "participant_id": [participant_ids[row] for row in rows],
+                         "kind": [kinds[row] for row in rows],
+                         "share": _objects([added[group] for group in kept_groups])})
+
+
+def _objects(values: list[object]) -> np.ndarray:
+    """Return a list as a one-dimensional object array, even when its items are tuples or sequences."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _credit_keys(frame: pd.DataFrame, originals: dict[int, tuple[int, ...]],
+                 split_deals: set[str]) -> tuple[np.ndarray, np.ndarray]:
     """Return, per deal row, the deal id whose splits apply and the owner credited without splits.
 
     A reversal takes its original's owner and splits unless split rows exist for its own deal id.
@@ -171,7 +227,27 @@ def _credit_keys(frame: pd.DataFrame, originals: dict[int, tuple[int, ...]], spl
             continue
         credit_deal[position] = deal_ids[first]
         owners[position] = owners[first]
-    return pd.DataFrame({"_pos": frame["_pos"].to_numpy(), "_credit_deal": credit_deal, "_owner": owners})
+    return credit_deal, owners
+
+
+def _member_of(values: np.ndarray, members: set[str]) -> np.ndarray:
+    """Return a mask of the values in ``members``, looked up in the set because each str caches its hash."""
+    if not members:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((value in members for value in values.tolist()), dtype=bool, count=len(values))
+
+
+def _shared_rows(positions: np.ndarray, credit_deal: np.ndarray, merged: pd.DataFrame,
+                 kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join deal rows to the merged split or overlay rows of their credit deal: positions, people and shares."""
+    rows = merged[merged["kind"] == kind]
+    if rows.empty or len(positions) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object), np.empty(0, dtype=object)
+    keys = pd.DataFrame({"_pos": positions, "_credit_deal": pd.arrays.NumpyExtensionArray(credit_deal[positions])},
+                        copy=False)
+    joined = keys.merge(rows, left_on="_credit_deal", right_on="deal_id")
+    return (joined["_pos"].to_numpy(dtype=np.int64), joined["participant_id"].astype(str).to_numpy(dtype=object),
+            joined["share"].to_numpy(dtype=object))
 
 
 def prepare_deals(deals: pd.DataFrame, splits: pd.DataFrame | None) -> PreparedDeals:
@@ -181,28 +257,30 @@ def prepare_deals(deals: pd.DataFrame, splits: pd.DataFrame | None) -> PreparedD
     originals, excluded = _link_reversals(frame, problems)
     merged, rejected = merge_splits(splits, problems)
     split_deals = set(merged.loc[merged["kind"] == "split", "deal_id"].tolist())
-    keys = _credit_keys(frame, originals, split_deals | rejected)
-    if excluded:
-        keys = keys[~keys["_pos"].isin(excluded)]
-    if rejected:
-        rejected_rows = keys["_credit_deal"].isin(rejected)
-        excluded |= set(keys.loc[rejected_rows, "_pos"].tolist())
-        keys = keys[~rejected_rows]
+    credit_deal, owners = _credit_keys(frame, originals, split_deals | rejected)
 
-    has_split = keys["_credit_deal"].isin(split_deals)
-    owner_rows = pd.DataFrame({
-        "_pos": keys.loc[~has_split, "_pos"].to_numpy(),
-        "participant_id": keys.loc[~has_split, "_owner"].to_numpy(),
-        "credit_kind": "owner",
-        "share": ONE,
-    })
-    split_rows = keys[has_split].merge(merged[merged["kind"] == "split"], left_on="_credit_deal",
-                                       right_on="deal_id")[["_pos", "participant_id", "share"]]
-    split_rows["credit_kind"] = "split"
-    overlay_rows = keys.merge(merged[merged["kind"] == "overlay"], left_on="_credit_deal",
-                              right_on="deal_id")[["_pos", "participant_id", "share"]]
-    overlay_rows["credit_kind"] = "overlay"
-    recipients = _sorted_recipients(pd.concat([owner_rows, split_rows, overlay_rows], ignore_index=True))
+    # Row positions equal the index of these arrays, because _clean_deals numbers rows from 0.
+    creditable = np.ones(len(frame), dtype=bool)
+    creditable[list(excluded)] = False
+    if rejected:
+        rejected_rows = creditable & _member_of(credit_deal, rejected)
+        excluded |= set(np.flatnonzero(rejected_rows).tolist())
+        creditable &= ~rejected_rows
+    has_split = _member_of(credit_deal, split_deals)
+    owner_positions = np.flatnonzero(creditable & ~has_split)
+    split_positions, split_people, split_shares = _shared_rows(np.flatnonzero(creditable & has_split), credit_deal,
+                                                               merged, "split")
+    overlay_positions, overlay_people, overlay_shares = _shared_rows(np.flatnonzero(creditable), credit_deal, merged,
+                                                                     "overlay")
+    recipients = _sorted_recipients(
+        np.concatenate([owner_positions, split_positions, overlay_positions]),
+        np.concatenate([owners[owner_positions], split_people, overlay_people]),
+        np.concatenate([np.full(len(owner_positions), _KIND_CODES["owner"]),
+                        np.full(len(split_positions), _KIND_CODES["split"]),
+                        np.full(len(overlay_positions), _KIND_CODES["overlay"])]).astype(np.int64),
+        np.concatenate([filled(len(owner_positions), ONE), split_shares, overlay_shares]),
+        len(owner_positions))
+
     deal_ids = frame["deal_id"].to_numpy(dtype=object)
     grain_source = np.arange(len(frame), dtype=np.int64)
     for position, matched in originals.items():
@@ -213,29 +291,51 @@ def prepare_deals(deals: pd.DataFrame, splits: pd.DataFrame | None) -> PreparedD
     is_reversal = np.zeros(len(frame), dtype=bool)
     is_reversal[list(originals)] = True
     return PreparedDeals(frame, recipients, originals, frozenset(excluded), problems, deal_ids, grain_source,
-                         is_reversal, deal_rank)
+                         is_reversal, deal_rank, filled(len(frame), None), np.zeros(len(frame), dtype=bool))
 
 
-def _sorted_recipients(recipients: pd.DataFrame) -> pd.DataFrame:
-    """Sort recipients by position, credit kind and participant id (stable), as object columns.
+# Credit kinds of recipients, numbered in their sorted order (the order of pd.factorize with sort=True).
+CREDIT_KINDS = ("overlay", "owner", "split")
+_KIND_CODES = {kind: code for code, kind in enumerate(CREDIT_KINDS)}
 
-    Participant ids and credit kinds are sorted as integer codes of their sorted unique
-    values. Each distinct text is then one shared str object, where taking a pandas str
-    column as objects would make one new str per row.
+
+@dataclass
+class Recipients:
+    """Credit recipients of deal rows, one row per (deal row, recipient), sorted by position, credit kind and id.
+
+    ``participant_codes`` index ``participant_names`` (sorted participant ids), so their order
+    is the order of the ids. ``share_is_one`` marks shares equal to 1, which leave the credit as it is.
     """
-    participant_codes, participants = pd.factorize(recipients["participant_id"].astype(str), sort=True)
-    kind_codes, kinds = pd.factorize(recipients["credit_kind"], sort=True)
-    positions = recipients["_pos"].to_numpy(dtype=np.int64)
+
+    positions: np.ndarray
+    participant_ids: np.ndarray
+    participant_codes: np.ndarray
+    participant_names: np.ndarray
+    credit_kinds: np.ndarray
+    # index of each row's credit kind in CREDIT_KINDS
+    kind_codes: np.ndarray
+    shares: np.ndarray
+    share_is_one: np.ndarray
+
+
+def _sorted_recipients(positions: np.ndarray, participant_ids: np.ndarray, kind_codes: np.ndarray,
+                       shares: np.ndarray, owner_count: int) -> Recipients:
+    """Sort recipients by position, credit kind and participant id, as object arrays and integer codes.
+
+    The first ``owner_count`` rows are owner rows, whose share is the shared object ONE.
+    Participant ids are sorted as integer codes of their sorted unique values. Each distinct
+    text is then one shared str object, where taking a pandas str column as objects would
+    make one new str per row.
+    """
+    participant_codes, participants = pd.factorize(participant_ids, sort=True)
     order = np.lexsort((participant_codes, kind_codes, positions))
-    columns = {
-        "_pos": positions[order],
-        "participant_id": np.asarray(participants, dtype=object)[participant_codes[order]],
-        "credit_kind": np.asarray(kinds, dtype=object)[kind_codes[order]],
-        "share": recipients["share"].to_numpy(dtype=object)[order],
-    }
-    # pandas 3.1 turns the text columns into str columns that keep these shared objects.
-    return pd.DataFrame({name: pd.arrays.NumpyExtensionArray(values) if values.dtype == object else values
-                         for name, values in columns.items()}, copy=False)
+    names = np.asarray(participants, dtype=object)
+    kinds = np.asarray(CREDIT_KINDS, dtype=object)
+    share_is_one = np.ones(len(shares), dtype=bool)
+    share_is_one[owner_count:] = [share == ONE for share in shares[owner_count:].tolist()]
+    sorted_codes = participant_codes[order]
+    return Recipients(positions[order], names[sorted_codes], sorted_codes, names, kinds[kind_codes[order]],
+                      kind_codes[order], shares[order], share_is_one[order])
 
 
 # ---------------------------------------------------------------- hierarchy

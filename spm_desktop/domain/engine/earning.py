@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -21,19 +22,67 @@ _FLOOR = np.frompyfunc(math.floor, 1, 1)
 _TO_FLOAT = np.frompyfunc(float, 1, 1)
 
 
+class LabelTable:
+    """The distinct (band tuple, rate tuple) pairs of statement lines. A line stores only its index here."""
+
+    def __init__(self) -> None:
+        self.bands: list[tuple[int, ...]] = []
+        self.rates: list[tuple[Decimal, ...]] = []
+
+    def add(self, bands: tuple[int, ...], rates: tuple[Decimal, ...]) -> int:
+        self.bands.append(bands)
+        self.rates.append(rates)
+        return len(self.bands) - 1
+
+    def columns(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the band and rate tuples of lines with these codes, as object arrays of shared tuples."""
+        bands = np.empty(len(self.bands), dtype=object)
+        rates = np.empty(len(self.rates), dtype=object)
+        for code, (band, rate) in enumerate(zip(self.bands, self.rates, strict=True)):
+            bands[code], rates[code] = band, rate
+        return bands[codes], rates[codes]
+
+
 class BandLabels:
-    """Shared 1-based band tuples and rate tuples of one tier table, so lines point at the same objects."""
+    """Codes in a LabelTable of the 1-based band tuples and rate tuples of one tier table."""
 
-    def __init__(self, tiers: Tiers) -> None:
+    def __init__(self, tiers: Tiers, table: LabelTable | None = None) -> None:
+        self.table = table if table is not None else LabelTable()
         self.rates = [band.rate for band in tiers.bands]
-        self.single_bands = np.empty(len(self.rates), dtype=object)
-        self.single_rates = np.empty(len(self.rates), dtype=object)
-        for index, rate in enumerate(self.rates):
-            self.single_bands[index] = (index + 1,)
-            self.single_rates[index] = (rate,)
+        self.single = np.array([self.table.add((index + 1,), (rate,)) for index, rate in enumerate(self.rates)],
+                               dtype=np.int64)
+        self._spans: dict[tuple[int, ...], int] = {}
+        self._factors: dict[tuple[int, int], list[int | None]] = {}
 
-    def spans(self, touched: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[Decimal, ...]]:
-        return tuple(band + 1 for band in touched), tuple(self.rates[band] for band in touched)
+    def fine_factors(self, scale: int, exponent: int) -> list[int | None]:
+        """Return per band the integer that turns credit in 1/10**scale into lines in 1/10**exponent.
+
+        A band gets None when its rate times 10**(exponent - scale) is not an integer, so its
+        lines cannot be priced in integers exactly.
+        """
+        key = (scale, exponent)
+        if key not in self._factors:
+            factors: list[int | None] = []
+            for rate in self.rates:
+                numerator, denominator = rate.as_integer_ratio()
+                shift = exponent - scale
+                scaled = numerator * 10**shift if shift >= 0 else None
+                factors.append(scaled // denominator if scaled is not None and scaled % denominator == 0 else None)
+            self._factors[key] = factors
+        return self._factors[key]
+
+    def bands_of(self, codes: np.ndarray) -> np.ndarray:
+        """Return the 0-based band of lines with single-band codes, and -1 for lines that cross bands."""
+        bands = codes - self.single[0] if len(self.single) else np.full(len(codes), -1)
+        return np.where((bands >= 0) & (bands < len(self.single)), bands, -1)
+
+    def span(self, touched: tuple[int, ...]) -> int:
+        """Return the code of a line that crosses the 0-based bands ``touched``."""
+        code = self._spans.get(touched)
+        if code is None:
+            code = self._spans[touched] = self.table.add(tuple(band + 1 for band in touched),
+                                                         tuple(self.rates[band] for band in touched))
+        return code
 
 
 def _band_of(values: np.ndarray, edges: Sequence[Decimal]) -> np.ndarray:
@@ -44,65 +93,93 @@ def _band_of(values: np.ndarray, edges: Sequence[Decimal]) -> np.ndarray:
     return bands
 
 
-def _marginal_vector(values: np.ndarray, edges: Sequence[Decimal], labels: BandLabels) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
+def _marginal_vector(values: np.ndarray, edges: Sequence[Decimal], labels: BandLabels,
+                     whole: WholeUnits | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Price credits of one group in order with marginal tiers, vectorised where a credit stays in one band."""
     rates = np.array(labels.rates, dtype=object)
-    after = np.cumsum(values) if len(values) else values
-    band_after = _band_of(after, edges)
+    if whole is not None:
+        band_after = _band_of(np.cumsum(whole.units), whole.edges)
+    else:
+        after = np.cumsum(values) if len(values) else values
+        band_after = _band_of(after, edges)
     band_before = np.concatenate(([0], band_after[:-1])) if len(values) else band_after
     exact = values * rates[band_after]
-    bands = labels.single_bands[band_after]
-    rate_labels = labels.single_rates[band_after]
-    for index in np.flatnonzero(band_after != band_before).tolist():
+    codes = labels.single[band_after]
+    crossings = np.flatnonzero(band_after != band_before)
+    if whole is not None and len(crossings):
+        # The running Decimal sums, added left to right as before, are needed up to the last crossing only.
+        after = np.cumsum(values[:crossings[-1] + 1])
+    for index in crossings.tolist():
         before = after[index - 1] if index > 0 else ZERO
         exact[index] = marginal_earnings(after[index], edges, labels.rates) - marginal_earnings(
             before, edges, labels.rates)
-        bands[index], rate_labels[index] = labels.spans(marginal_bands(before, after[index], edges))
-    return exact, bands, rate_labels
+        codes[index] = labels.span(marginal_bands(before, after[index], edges))
+    return exact, codes
 
 
 def _marginal_each(values: np.ndarray, edges: Sequence[Decimal], labels: BandLabels) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
+        np.ndarray, np.ndarray]:
     """Price each credit on its own from 0 with marginal tiers (every credit is its own group)."""
     exact = np.empty(len(values), dtype=object)
-    bands = np.empty(len(values), dtype=object)
-    rate_labels = np.empty(len(values), dtype=object)
+    codes = np.empty(len(values), dtype=np.int64)
     for index, value in enumerate(values.tolist()):
         exact[index] = marginal_earnings(value, edges, labels.rates)
-        bands[index], rate_labels[index] = labels.spans(marginal_bands(ZERO, value, edges))
-    return exact, bands, rate_labels
+        codes[index] = labels.span(marginal_bands(ZERO, value, edges))
+    return exact, codes
 
 
 def _grouped(values: np.ndarray, groups: np.ndarray, tiers: Tiers, edges: Sequence[Decimal],
-             labels: BandLabels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             labels: BandLabels) -> tuple[np.ndarray, np.ndarray]:
     exact = np.empty(len(values), dtype=object)
-    bands = np.empty(len(values), dtype=object)
-    rate_labels = np.empty(len(values), dtype=object)
+    codes = np.empty(len(values), dtype=np.int64)
     members: dict[object, list[int]] = {}
     for index, key in enumerate(groups.tolist()):
         members.setdefault(key, []).append(index)
     for indexes in members.values():
         part = np.array(indexes, dtype=np.int64)
         if tiers.method == "marginal":
-            exact[part], bands[part], rate_labels[part] = _marginal_vector(values[part], edges, labels)
+            exact[part], codes[part] = _marginal_vector(values[part], edges, labels)
             continue
         total = sum(values[part].tolist(), ZERO)
         band = band_index(total, edges) if tiers.method == "retroactive" else 0
         exact[part] = values[part] * labels.rates[band]
-        bands[part] = [labels.single_bands[band]] * len(indexes)
-        rate_labels[part] = [labels.single_rates[band]] * len(indexes)
-    return exact, bands, rate_labels
+        codes[part] = labels.single[band]
+    return exact, codes
+
+
+@dataclass(frozen=True)
+class WholeUnits:
+    """Credits and band edges as int64 counts of one small unit, for comparing them without Decimal objects."""
+
+    units: np.ndarray
+    edges: np.ndarray
+
+
+def whole_units(units: np.ndarray | None, scale: int, edges: Sequence[Decimal]) -> WholeUnits | None:
+    """Return credits in 1/10**scale and the edges in the same unit, or None when an edge is not a whole count.
+
+    Also None when a running sum of the credits could overflow int64.
+    """
+    if units is None or len(units) == 0:
+        return None
+    whole_edges = integer_units(np.array(list(edges), dtype=object), scale)
+    if whole_edges is None:
+        return None
+    largest = max(abs(int(units.max())), abs(int(units.min())))
+    if largest * len(units) >= 2**63:
+        return None
+    return WholeUnits(units, whole_edges)
 
 
 def price_tiers(values: np.ndarray, groups: np.ndarray | None, tiers: Tiers, edges: Sequence[Decimal],
-                labels: BandLabels | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return each credit's exact line, its 1-based band tuple and its rate tuple, priced in the given order.
+                labels: BandLabels | None = None, whole: WholeUnits | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return each credit's exact line and the code of its band and rate tuples, priced in the given order.
 
     ``values`` is an object array of Decimal. ``groups`` contains the grain key of each credit
     (None for ``grain: period``): credits with the same key are tiered together from 0, as
-    one deal or one order. ``labels`` are the tier table's shared band tuples, when the
-    caller keeps them between calls.
+    one deal or one order. The codes index ``labels.table``, and ``labels`` are the tier table's
+    codes, when the caller keeps them between calls. ``whole``, when given, contains the same
+    credits and edges as int64 counts, so bands are found without comparing Decimals.
     """
     labels = labels or BandLabels(tiers)
     values = np.asarray(values, dtype=object)
@@ -110,17 +187,19 @@ def price_tiers(values: np.ndarray, groups: np.ndarray | None, tiers: Tiers, edg
         return _grouped(values, groups, tiers, edges, labels)
     if tiers.method == "marginal":
         if groups is None:
-            return _marginal_vector(values, edges, labels)
+            return _marginal_vector(values, edges, labels, whole)
         return _marginal_each(values, edges, labels)
     if tiers.method == "retroactive":
         if groups is None:
-            band = np.full(len(values), band_index(sum(values.tolist(), ZERO), edges), dtype=np.int64)
+            total = Decimal(int(whole.units.sum())) if whole is not None else sum(values.tolist(), ZERO)
+            edge_list = list(whole.edges.tolist()) if whole is not None else edges
+            band = np.full(len(values), band_index(total, edge_list), dtype=np.int64)
         else:
-            band = _band_of(values, edges)
+            band = _band_of(whole.units, whole.edges) if whole is not None else _band_of(values, edges)
     else:
         band = np.zeros(len(values), dtype=np.int64)
     rates = np.array(labels.rates, dtype=object)
-    return values * rates[band], labels.single_bands[band], labels.single_rates[band]
+    return values * rates[band], labels.single[band]
 
 
 def round_minor(value: Decimal, currency: str) -> Decimal:
@@ -128,13 +207,15 @@ def round_minor(value: Decimal, currency: str) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-minor_exponent(currency)), rounding=ROUND_HALF_UP)
 
 
-def largest_remainder(exact: np.ndarray, currency: str, total: Decimal | None = None) -> tuple[Decimal, np.ndarray]:
+def largest_remainder(exact: np.ndarray, currency: str, total: Decimal | None = None,
+                      fine: np.ndarray | None = None, known: np.ndarray | None = None) -> tuple[Decimal, np.ndarray]:
     """Round the total once, half up, and round lines so that they add up to it exactly.
 
     Returns the rounded total and each line as an integer count of minor units (int64).
     Each line is first rounded down to the minor unit. The units still missing go to the
     lines with the largest remainders, earlier lines first on ties. ``total`` is the sum
-    of ``exact`` when the caller already has it.
+    of ``exact`` when the caller already has it. ``fine`` optionally contains the lines as
+    int64 counts of 1/10^8 minor units where ``known`` is True, which saves converting them.
     """
     exact = np.asarray(exact, dtype=object)
     exponent = minor_exponent(currency)
@@ -143,7 +224,8 @@ def largest_remainder(exact: np.ndarray, currency: str, total: Decimal | None = 
     rounded_total = round_minor(total, currency)
     if len(exact) == 0:
         return rounded_total, np.zeros(0, dtype=np.int64)
-    fast = _integer_lines(exact, exponent)
+    fast = _fill_fine(exact, exponent, fine, known) if fine is not None else integer_units(
+        exact, exponent + FINE_DIGITS)
     if fast is not None:
         return rounded_total, _distribute(fast, int(rounded_total.scaleb(exponent)))
     scaled = _SCALE(exact, exponent)
@@ -156,21 +238,39 @@ def largest_remainder(exact: np.ndarray, currency: str, total: Decimal | None = 
 
 
 # Lines with at most this many decimals beyond the minor unit are rounded in int64.
-_FINE_DIGITS = 8
-_FINE = 10**_FINE_DIGITS
+FINE_DIGITS = 8
+_FINE = 10**FINE_DIGITS
 _INT = np.frompyfunc(int, 1, 1)
 
 
-def _integer_lines(exact: np.ndarray, exponent: int) -> np.ndarray | None:
-    """Return the lines as int64 counts of 1/10^8 minor units, or None when that would not be exact."""
-    scaled = _SCALE(exact, exponent + _FINE_DIGITS)
+def integer_units(values: np.ndarray, scale: int) -> np.ndarray | None:
+    """Return Decimal values times 10**scale as int64, or None when one of them would not be an exact int64.
+
+    None also when a value is not a Decimal, so such input takes the Decimal path.
+    """
+    try:
+        scaled = _SCALE(values, scale)
+    except TypeError:
+        return None
     integers = _INT(scaled)
     if not (integers == scaled).all():
         return None
     try:
-        fine = integers.astype(np.int64)
+        return integers.astype(np.int64)
     except OverflowError:
         return None
+
+
+def _fill_fine(exact: np.ndarray, exponent: int, fine: np.ndarray, known: np.ndarray) -> np.ndarray | None:
+    """Convert the lines that ``known`` does not cover and return all lines in 1/10^8 minor units."""
+    missing = np.flatnonzero(~known)
+    if len(missing) == 0:
+        return fine
+    converted = integer_units(exact[missing], exponent + FINE_DIGITS)
+    if converted is None:
+        return None
+    fine = fine.copy()
+    fine[missing] = converted
     return fine
 
 

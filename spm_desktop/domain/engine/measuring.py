@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spm_desktop.domain.engine.crediting import PreparedDeals, filled, listed, scale, text_or_none
+from spm_desktop.domain.engine.crediting import (
+    CREDIT_KINDS,
+    PreparedDeals,
+    filled,
+    listed,
+    scale,
+    text_or_none,
+)
 from spm_desktop.domain.money import CONTEXT, from_record_units, to_decimal
 from spm_desktop.domain.periods import (
     Period,
@@ -177,6 +184,17 @@ class Employment:
         known = ~np.isnat(hires)
         return known & (days >= np.where(known, hires, days)) & (days <= np.where(known, leaves, days))
 
+    def active_on_codes(self, codes: np.ndarray, names: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Return the mask of ``active_on`` for participant ids given as codes into ``names``."""
+        first = {pid: np.datetime64(_as_day(day, dt.date.min), "D") for pid, day in self.hire.items()}
+        last = {pid: np.datetime64(_as_day(day, dt.date.max), "D") for pid, day in self.leave.items()}
+        not_a_time = np.datetime64("NaT", "D")
+        hires = np.array([first.get(pid, not_a_time) for pid in names.tolist()], dtype="datetime64[D]")[codes]
+        leaves = np.array([last.get(pid, not_a_time) for pid in names.tolist()], dtype="datetime64[D]")[codes]
+        days = days.astype("datetime64[D]")
+        known = ~np.isnat(hires)
+        return known & (days >= np.where(known, hires, days)) & (days <= np.where(known, leaves, days))
+
 
 def _as_day(value: dt.date | None, default: dt.date) -> dt.date:
     return value if value is not None else default
@@ -215,8 +233,11 @@ def _credit_dates(frame: pd.DataFrame, positions: np.ndarray, info: MetricInfo) 
 
 
 def _fx_rates(prepared: PreparedDeals, positions: np.ndarray, dates: np.ndarray, plan: Plan,
-              fx: FxTable, problems: list[Problem]) -> tuple[np.ndarray, np.ndarray]:
-    """Return per selected row its currency and the rate into the plan currency (None where missing)."""
+              fx: FxTable, problems: list[Problem]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Return per selected row its currency and the rate into the plan currency (None where missing).
+
+    The flag is True when every row is in the plan currency, so every rate is the object ONE.
+    """
     frame = prepared.deals
     if "currency" in frame.columns:
         raw = frame["currency"].to_numpy(dtype=object)[positions]
@@ -229,7 +250,7 @@ def _fx_rates(prepared: PreparedDeals, positions: np.ndarray, dates: np.ndarray,
     rates = np.full(len(positions), ONE, dtype=object)
     foreign = np.flatnonzero(row_currency != plan.currency)
     if len(foreign) == 0:
-        return row_currency, rates
+        return row_currency, rates, True
     date_of = {int(pos): pd.Timestamp(day).date() for pos, day in zip(positions, dates, strict=True)}
     missing: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
     deal_ids = frame["deal_id"].to_numpy(dtype=object)
@@ -252,7 +273,7 @@ def _fx_rates(prepared: PreparedDeals, positions: np.ndarray, dates: np.ndarray,
             f"before it (deals {listed(deals)}); import the rate, because a missing rate is never taken as 1",
             value=f"{currency}/{plan.currency} {day}",
         ))
-    return row_currency, rates
+    return row_currency, rates, False
 
 
 def _multiply(values: np.ndarray, factors: np.ndarray) -> np.ndarray:
@@ -262,6 +283,37 @@ def _multiply(values: np.ndarray, factors: np.ndarray) -> np.ndarray:
     if len(scaled):
         product[scaled] = scale(values[scaled], factors[scaled])
     return product
+
+
+def _multiply_unless_one(values: np.ndarray, factors: np.ndarray, is_one: np.ndarray) -> np.ndarray:
+    """Multiply element by element where ``is_one`` is False, keeping the value object itself elsewhere."""
+    product = values.copy()
+    scaled = np.flatnonzero(~is_one)
+    if len(scaled):
+        product[scaled] = scale(values[scaled], factors[scaled])
+    return product
+
+
+def _shared_values(prepared: PreparedDeals, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Reuse the value objects of an earlier metric for the same records where they print the same.
+
+    Two metrics on the same amount make equal Decimals per record. Sharing them keeps one
+    object per record in the statement lines instead of one per metric.
+    """
+    seen = prepared.record_seen[positions]
+    earlier = np.flatnonzero(seen)
+    if len(earlier):
+        prior = prepared.record_values[positions[earlier]]
+        # compare_total is 0 only for the same digits and exponent, unlike ==, which finds 1.0 equal to 1.
+        same = np.array([not old.compare_total(new) for old, new in zip(prior.tolist(), values[earlier].tolist(),
+                                                                        strict=True)], dtype=bool)
+        if same.any():
+            values = values.copy()  # pandas may hand out a read-only view
+            values[earlier[same]] = prior[same]
+    first = positions[~seen]
+    prepared.record_values[first] = values[~seen]
+    prepared.record_seen[first] = True
+    return values
 
 
 def _record_values(info: MetricInfo, frame: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
@@ -314,45 +366,50 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
                                 severity="warning"))
         positions, dates = positions[dated], dates[dated]
 
-    values = _record_values(info, frame, positions)
+    values = _shared_values(prepared, positions, _record_values(info, frame, positions))
+    all_one = True
     if info.unit == "currency":
-        currencies, rates = _fx_rates(prepared, positions, dates, plan, fx, problems)
+        currencies, rates, all_one = _fx_rates(prepared, positions, dates, plan, fx, problems)
+    else:
+        currencies = np.full(len(positions), None, dtype=object)
+        rates = np.full(len(positions), ONE, dtype=object)
+    if not all_one:
         # An identity test: comparing a Decimal with None would check the numbers ABCs for every row.
         converted = np.array([rate is not None for rate in rates.tolist()], dtype=bool)
         positions, dates, values = positions[converted], dates[converted], values[converted]
         currencies, rates = currencies[converted], rates[converted]
-    else:
-        currencies = np.full(len(positions), None, dtype=object)
-        rates = np.full(len(positions), ONE, dtype=object)
 
     # Join each selected row to its recipients by position.
     lookup = np.full(len(frame), -1, dtype=np.int64)
     lookup[positions] = np.arange(len(positions))
     recipients = prepared.recipients
-    recipient_positions = recipients["_pos"].to_numpy(dtype=np.int64)
-    recipient_ids = recipients["participant_id"].to_numpy(dtype=object)
-    recipient_kinds = recipients["credit_kind"].to_numpy(dtype=object)
-    row = lookup[recipient_positions]
+    row = lookup[recipients.positions]
     kept = np.flatnonzero(row >= 0)
     row = row[kept]
 
-    active = employment.active_on(recipient_ids[kept], dates[row])
+    active = employment.active_on_codes(recipients.participant_codes[kept], recipients.participant_names, dates[row])
     if not active.all():
-        known = pd.Series(recipient_ids[kept], dtype=object).isin(list(employment.hire)).to_numpy()
-        found = pd.DataFrame({"participant_id": pd.arrays.NumpyExtensionArray(recipient_ids[kept]),
-                              "_pos": recipient_positions[kept]}, copy=False)
+        recipient_ids = recipients.participant_ids[kept]
+        known = pd.Series(recipient_ids, dtype=object).isin(list(employment.hire)).to_numpy()
+        found = pd.DataFrame({"participant_id": pd.arrays.NumpyExtensionArray(recipient_ids),
+                              "_pos": recipients.positions[kept]}, copy=False)
         _report_outside(found, ~active, known, prepared.deal_ids, problems)
         kept, row = kept[active], row[active]
 
     # Sort first and take every column once, in credit order.
-    order = _credit_order(recipient_ids[kept], recipient_kinds[kept], None, dates[row], recipient_positions[kept],
-                          prepared)
+    kinds = _KIND_RANKS[recipients.kind_codes[kept]]
+    order = np.lexsort((kinds, prepared.deal_rank[recipients.positions[kept]],
+                        dates[row].astype("datetime64[ns]").astype(np.int64), recipients.participant_codes[kept]))
     kept, row = kept[order], row[order]
-    shares = recipients["share"].to_numpy(dtype=object)[kept]
+    shares = recipients.shares[kept]
+    credited = _multiply_unless_one(values[row], shares, recipients.share_is_one[kept])
+    if not all_one:
+        credited = _multiply(credited, rates[row])
     columns = {
-        "_pos": recipient_positions[kept], "participant_id": recipient_ids[kept], "credit_kind": recipient_kinds[kept],
+        "_pos": recipients.positions[kept], "participant_id": recipients.participant_ids[kept],
+        "credit_kind": recipients.credit_kinds[kept],
         "share": shares, "credit_date": dates[row], "value": values[row], "currency": currencies[row],
-        "fx_rate": rates[row], "credited": _multiply(_multiply(values[row], shares), rates[row]),
+        "fx_rate": rates[row], "credited": credited,
         "via_participant_id": filled(len(kept), None),
     }
     credits = pd.DataFrame({name: pd.arrays.NumpyExtensionArray(values) if values.dtype == object else values
@@ -361,6 +418,8 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
 
 
 _KIND_ORDER = {"owner": 0, "split": 1, "overlay": 2, "team": 3}
+# The sort rank of each entry of CREDIT_KINDS.
+_KIND_RANKS = np.array([_KIND_ORDER[kind] for kind in CREDIT_KINDS], dtype=np.int64)
 
 
 def _credit_order(participant_ids: np.ndarray, credit_kinds: np.ndarray, vias: np.ndarray | None,
