@@ -190,6 +190,11 @@ def machine() -> str:
             f"PySide6 {__import__('PySide6').__version__}")
 
 
+def load_average() -> str:
+    """Return the 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=5000)
@@ -206,6 +211,7 @@ def main() -> int:
     if workspace_path.exists():
         workspace_path.unlink()
     print(f"machine: {machine()}")
+    print(f"command: python {' '.join(sys.argv)}")
     start = time.perf_counter()
     build_workspace(workspace_path, args.participants, args.lines)
     print(f"workspace: {args.participants} participants x {args.lines} lines built in "
@@ -226,24 +232,29 @@ def main() -> int:
         marks[f"{message} last"] = elapsed
 
     # CPU time of this process and of its finished children (the worker processes).
+    print(f"load average before the export: {load_average()}")
     cpu_before = _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
     children_before = _cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN))
     start = time.perf_counter()
     summary = statement_service.export_statements(workspace, PERIOD, out, ["pdf"], progress=note,
                                                   processes=args.processes)
     export_seconds = time.perf_counter() - start
-    export_cpu = (_cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_before
-                  + _cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - children_before)
+    parent_cpu = _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_before
+    workers_cpu = _cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - children_before
+    export_cpu = parent_cpu + workers_cpu
     files = len(summary.files)
     size = sum(item.path.stat().st_size for item in summary.files)
     print(f"export: {files} PDF statements in {export_seconds:.2f} s with {args.processes} processes "
           f"({export_seconds / files * 1000:.2f} ms per statement, {size / files / 1024:.1f} KiB per file)")
+    print(f"export CPU time: parent {parent_cpu:.1f} s ({parent_cpu / files * 1000:.2f} ms per statement), "
+          f"workers {workers_cpu:.1f} s ({workers_cpu / files * 1000:.2f} ms per statement)")
 
     for name, seconds in sorted(marks.items(), key=lambda item: item[1]):
         print(f"  {seconds:8.2f} s  {name}")
     start = time.perf_counter()
     items = statement_service.build_statements(workspace, PERIOD)
     print(f"reading and building the {len(items)} statements alone: {time.perf_counter() - start:.2f} s")
+    print(f"load average before the floor: {load_average()}")
     floor_seconds, floor_cpu, pages = measure_floor(items, args.processes)
     print(f"floor: painting the same {pages} pages with QPainter alone took {floor_seconds:.2f} s "
           f"on the busiest of {args.processes} processes")
@@ -253,6 +264,7 @@ def main() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: parent {peak:.0f} MiB, largest worker {children:.0f} MiB")
+    print(f"load average at the end: {load_average()}")
     workspace.close()
     if args.keep is None:
         shutil.rmtree(folder, ignore_errors=True)

@@ -6,10 +6,13 @@ their header repeated on every page and "Page x of y" in each footer. ``paint_do
 draws those operations onto a QPdfWriter. The benchmark times the second step alone as
 the floor of what any QPainter statement costs.
 
-Output is reproducible: the fonts are the bundled DejaVu Sans files, the document id is
-derived from the statement's content hash, and the PDF Info dictionary and XMP packet
-hold fixed values (creation date = approval time, or calculation time for a draft).
-So re-exporting the same statement with the same Qt version gives the same bytes.
+Output is reproducible: the fonts are the bundled DejaVu Sans files under a private
+family name, the document id is derived from the statement's content hash, and the PDF
+Info dictionary and XMP packet hold fixed values (creation date = approval time, or
+calculation time for a draft). So re-exporting the same statement with the same Qt
+version gives the same bytes, wherever SPM Desktop is installed and whatever fonts the
+system has, in every process whose statement fonts hold the first application-font
+slots (see ``fonts_in_first_slots``).
 
 QPdfWriter needs a QGuiApplication; ``ensure_gui_application`` creates an offscreen one
 when the process has none. This module is the one exporter that imports Qt.
@@ -22,6 +25,7 @@ import hashlib
 import logging
 import os
 import re
+import struct
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -50,7 +54,13 @@ log = logging.getLogger(__name__)
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "resources" / "fonts"
 FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
-FONT_FAMILY = "DejaVu Sans"
+# The bundled fonts are registered under this family name, which no installed font has,
+# so Qt cannot pick a system copy of DejaVu Sans in their place.
+FONT_FAMILY = "SPM Statement Sans"
+BUNDLED_FAMILY = "DejaVu Sans"
+# Name-table records that carry the family: family (1), unique id (3), full name (4) and
+# typographic family (16). The PostScript name (6), which PDF readers list, stays DejaVuSans.
+FAMILY_NAME_IDS = frozenset((1, 3, 4, 16))
 PRODUCER = "SPM Desktop"
 # Namespace of the document ids (uuid5 of the statement's content hash).
 DOCUMENT_ID_NAMESPACE = uuid.UUID("6c1f3c57-3d35-4b5e-9a55-5b0b1f4d7e21")
@@ -85,7 +95,8 @@ def page_size_key(value: object) -> str:
 # --- Qt set-up ------------------------------------------------------------------------
 
 _fonts_lock = threading.Lock()
-_fonts_loaded = False
+# Application-font ids of FONT_FILES in this process, once registered.
+_font_ids: tuple[int, ...] = ()
 
 
 def ensure_gui_application() -> QGuiApplication:
@@ -96,9 +107,6 @@ def ensure_gui_application() -> QGuiApplication:
     """
     # The PDF engine keeps embedded fonts in a QHash. With Qt's random per-process seed,
     # their object order, and so the file's bytes, would change from run to run.
-    # NOTE: in a process that drew widgets before (the GUI, a long test session), Qt may
-    # resolve DejaVu Sans to the system copy and swap the order of the two embedded font
-    # objects. Fresh processes, such as `spm statements` and the export workers, agree.
     QHashSeed.setDeterministicGlobalSeed()
     app = QGuiApplication.instance()
     if app is None:
@@ -113,21 +121,116 @@ def ensure_gui_application() -> QGuiApplication:
     return app  # type: ignore[return-value]
 
 
-def load_fonts() -> None:
-    """Register the bundled DejaVu Sans files with Qt once per process.
+def font_data(path: Path) -> bytes:
+    """Return a bundled font file's bytes with its family renamed to FONT_FAMILY.
 
-    NOTE: a system copy of DejaVu Sans has the same family name, and which of the two Qt
-    picks was not checked; they were the same version (2.37) on the machines tested.
+    Only the name table changes; glyphs and metrics stay as they are. Raises
+    StatementRenderError when the file is missing or is not a TrueType font that
+    ``rename_font_family`` can read.
     """
-    global _fonts_loaded
+    try:
+        return rename_font_family(path.read_bytes(), BUNDLED_FAMILY, FONT_FAMILY)
+    except OSError as error:
+        raise StatementRenderError(f"cannot read the statement font {path} ({error.strerror}); "
+                                   "reinstall SPM Desktop") from error
+    except (ValueError, struct.error) as error:
+        raise StatementRenderError(f"the statement font {path} is damaged ({error}); reinstall SPM Desktop") from error
+
+
+def rename_font_family(font: bytes, old: str, new: str) -> bytes:
+    """Replace ``old`` with ``new`` in the family names of a TrueType font (a single font, not a collection).
+
+    Rebuilds the table directory with the new name table and sets the checksums the
+    OpenType specification defines. Raises ValueError for a file that is not a TrueType
+    font or whose name table is not format 0.
+    """
+    if font[:4] not in (b"\x00\x01\x00\x00", b"true"):
+        raise ValueError("not a TrueType font")
+    (count,) = struct.unpack_from(">H", font, 4)
+    tables = {}
+    for index in range(count):
+        tag, _, offset, length = struct.unpack_from(">4sIII", font, 12 + 16 * index)
+        tables[tag] = font[offset:offset + length]
+    if b"name" not in tables or b"head" not in tables:
+        raise ValueError("the font has no name or head table")
+    tables[b"name"] = _renamed_name_table(tables[b"name"], old, new)
+    # checkSumAdjustment (bytes 8-11 of head) is computed over the file with the field at zero.
+    tables[b"head"] = tables[b"head"][:8] + b"\x00\x00\x00\x00" + tables[b"head"][12:]
+
+    header = font[:12]
+    directory = []
+    body = []
+    offset = 12 + 16 * len(tables)
+    for tag in sorted(tables):
+        data = tables[tag]
+        directory.append(struct.pack(">4sIII", tag, _table_checksum(data), offset, len(data)))
+        padded = data + b"\x00" * (-len(data) % 4)
+        body.append(padded)
+        offset += len(padded)
+    rebuilt = bytearray(header + b"".join(directory) + b"".join(body))
+    adjustment = (0xB1B0AFBA - _table_checksum(bytes(rebuilt))) & 0xFFFFFFFF
+    head_offset = 12 + 16 * len(tables) + sum(len(part) for tag, part in zip(sorted(tables), body, strict=True)
+                                                if tag < b"head")
+    struct.pack_into(">I", rebuilt, head_offset + 8, adjustment)
+    return bytes(rebuilt)
+
+
+def _table_checksum(data: bytes) -> int:
+    padded = data + b"\x00" * (-len(data) % 4)
+    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+
+
+def _renamed_name_table(table: bytes, old: str, new: str) -> bytes:
+    """Return a format 0 name table with ``old`` replaced by ``new`` in the FAMILY_NAME_IDS records."""
+    name_format, count, storage = struct.unpack_from(">HHH", table, 0)
+    if name_format != 0:
+        raise ValueError(f"name table format {name_format} is not supported")
+    records = []
+    strings = bytearray()
+    for index in range(count):
+        platform, encoding, language, name_id, length, offset = struct.unpack_from(">6H", table, 6 + 12 * index)
+        text = table[storage + offset:storage + offset + length]
+        if name_id in FAMILY_NAME_IDS:
+            # Windows (3) and Unicode (0) names are UTF-16BE; Macintosh Roman (1, 0) matches Latin-1 in ASCII.
+            codec = "latin-1" if platform == 1 else "utf-16-be"
+            text = text.decode(codec).replace(old, new).encode(codec)
+        records.append(struct.pack(">6H", platform, encoding, language, name_id, len(text), len(strings)))
+        strings += text
+    header = struct.pack(">HHH", 0, count, 6 + 12 * count)
+    return header + b"".join(records) + bytes(strings)
+
+
+def load_fonts() -> None:
+    """Register the bundled fonts with Qt from memory, once per process.
+
+    Loading from memory, not from the file, keeps the installation folder out of Qt's
+    font key, and with it out of the PDF's bytes.
+    """
+    global _font_ids
     with _fonts_lock:
-        if _fonts_loaded:
+        if _font_ids:
             return
+        ids = []
         for name in FONT_FILES:
             path = FONT_DIR / name
-            if QFontDatabase.addApplicationFont(str(path)) < 0:
-                raise StatementRenderError(f"cannot load the statement font {path}; reinstall SPM Desktop")
-        _fonts_loaded = True
+            font_id = QFontDatabase.addApplicationFontFromData(QByteArray(font_data(path)))
+            if font_id < 0 or QFontDatabase.applicationFontFamilies(font_id) != [FONT_FAMILY]:
+                raise StatementRenderError(f"Qt cannot load the statement font {path}; reinstall SPM Desktop")
+            ids.append(font_id)
+        _font_ids = tuple(ids)
+        log.debug("statement fonts registered as application fonts %s", _font_ids)
+
+
+def fonts_in_first_slots() -> bool:
+    """Return True when this process registered the statement fonts as its first application fonts.
+
+    Qt names a font loaded from memory after its slot (":qmemoryfonts/<id>") and orders
+    a PDF's embedded font objects by a hash of that name. So only a process whose
+    statement fonts hold slots 0 and 1, as in every fresh process, writes the same bytes
+    as ``spm statements``. Loads the fonts first when needed (see ensure_gui_application).
+    """
+    ensure_gui_application()
+    return _font_ids == tuple(range(len(FONT_FILES)))
 
 
 # --- drawing operations ---------------------------------------------------------------
@@ -214,11 +317,21 @@ def _font(style: str) -> QFont:
     return font
 
 
-class _Metrics:
-    """Font metrics per style, used to shorten text that does not fit its cell.
+# Characters whose advances are measured up front, so the width bound of most text needs no call into Qt.
+_PRINTABLE_ASCII = "".join(chr(code) for code in range(32, 127))
+# Point size at which the largest kerning of a pair is measured, large enough that Qt's
+# rounding of advances to 1/64 point is negligible.
+_KERNING_PROBE_SIZE = 1000.0
 
-    Widths are cached per (style, text): statements repeat dates, kinds, rates and
-    customer names, and measuring is most of the layout's cost.
+
+class _Metrics:
+    """Font metrics per style, used to decide whether text fits its box and to shorten it when not.
+
+    Most text fits, and the layout needs no exact width for it: an upper bound, the sum of
+    the characters' advances plus the most that kerning can add between two characters,
+    decides. Qt measures a text exactly only when the bound exceeds its box or the text
+    has characters outside printable ASCII. Bounds and exact widths are cached per style
+    and text, because statements repeat dates, kinds, rates and customer names.
     """
 
     _cache_limit = 200_000
@@ -231,22 +344,66 @@ class _Metrics:
         device.setDotsPerMeterY(dots_per_metre)
         self._device = device
         self._metrics = {style: QFontMetricsF(_font(style), device) for style in STYLES}
-        self.cached_widths: dict[tuple[str, str], float] = {}
+        # Per style: text -> a width at least as large as its exact width (often the exact width itself).
+        self.bounds: dict[str, dict[str, float]] = {style: {} for style in STYLES}
+        self._exact: dict[str, dict[str, float]] = {style: {} for style in STYLES}
+        self._advances = {style: {character: metrics.horizontalAdvance(character) for character in _PRINTABLE_ASCII}
+                          for style, metrics in self._metrics.items()}
+        kerning = {bold: self._largest_pair_kerning(bold) for bold in (False, True)}
+        # Per character: the most kerning can add at this size, plus 1/64 point because Qt
+        # rounds each adjusted advance to that unit.
+        self._slack = {style: size * kerning[bold] + 1 / 64 for style, (size, bold) in STYLES.items()}
+
+    def _largest_pair_kerning(self, bold: bool) -> float:
+        """Return the largest width kerning adds to a pair of printable ASCII characters, per point of size."""
+        font = _font("cell_bold" if bold else "cell")
+        font.setPointSizeF(_KERNING_PROBE_SIZE)
+        metrics = QFontMetricsF(font, self._device)
+        advances = {character: metrics.horizontalAdvance(character) for character in _PRINTABLE_ASCII}
+        largest = 0.0
+        for first in _PRINTABLE_ASCII:
+            for second in _PRINTABLE_ASCII:
+                added = metrics.horizontalAdvance(first + second) - advances[first] - advances[second]
+                largest = max(largest, added)
+        return largest / _KERNING_PROBE_SIZE
+
+    def bound(self, text: str, style: str) -> float:
+        """Return a width that ``text`` in ``style`` does not exceed, cached."""
+        bounds = self.bounds[style]
+        found = bounds.get(text)
+        if found is None:
+            if len(bounds) >= self._cache_limit:
+                bounds.clear()
+            try:
+                found = sum(map(self._advances[style].__getitem__, text)) + len(text) * self._slack[style]
+            except KeyError:  # a character outside printable ASCII
+                found = self.width(text, style)
+            bounds[text] = found
+        return found
 
     def width(self, text: str, style: str) -> float:
-        key = (style, text)
-        found = self.cached_widths.get(key)
+        """Return the exact advance of ``text`` in ``style`` as Qt lays it out, cached.
+
+        The exact width also replaces the text's bound, being the tightest bound there is.
+        """
+        exact = self._exact[style]
+        found = exact.get(text)
         if found is None:
-            if len(self.cached_widths) >= self._cache_limit:
-                self.cached_widths.clear()
-            found = self.cached_widths[key] = self._metrics[style].horizontalAdvance(text)
+            if len(exact) >= self._cache_limit:
+                exact.clear()
+            found = exact[text] = self._metrics[style].horizontalAdvance(text)
+            bounds = self.bounds[style]
+            if len(bounds) >= self._cache_limit:
+                bounds.clear()
+            bounds[text] = found
         return found
 
     def fits(self, text: str, style: str, width: float) -> bool:
-        return self.width(text, style) <= width
+        return self.bound(text, style) <= width or self.width(text, style) <= width
 
     def fit(self, text: str, style: str, width: float) -> str:
-        if self.width(text, style) <= width:
+        """Return the text, or the text shortened with an ellipsis to the width."""
+        if self.fits(text, style, width):
             return text
         return self._metrics[style].elidedText(text, Qt.TextElideMode.ElideRight, width)
 
@@ -361,10 +518,9 @@ class _Flow:
                     break
             else:
                 style = smaller[-1]
-        # The common case, a cached width that fits, skips the calls of Metrics.fit: tables
-        # place several hundred cells per statement.
-        advance = self.metrics.cached_widths.get((style, text))
-        if advance is None or advance > width:
+        # The common case, a cached bound that fits, skips the calls of Metrics.fit.
+        bound = self.metrics.bounds[style].get(text)
+        if bound is None or bound > width:
             text = self.metrics.fit(text, style, max(width, 1.0))
             if not text:
                 return
@@ -382,8 +538,7 @@ def _column_edges(columns: tuple[Column, ...], left: float, width: float) -> lis
     return edges
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     cells: tuple[str, ...]
     style: str = "cell"
     fill: str | None = None
@@ -414,23 +569,43 @@ def _table(flow: _Flow, title: str, columns: tuple[Column, ...], rows: list[_Row
     if not flow.fits(SECTION_HEIGHT + HEAD_HEIGHT + ROW_HEIGHT):
         flow.new_page()
     _table_header(flow, title, columns, continued=None)
-    edges = _column_edges(columns, geometry.left, geometry.content_width)
+    # Text box (x, width, alignment) of each cell, inside the cell's padding.
+    boxes = [(x + CELL_PADDING, width - 2 * CELL_PADDING, column.align)
+             for column, (x, width) in zip(columns, _column_edges(columns, geometry.left, geometry.content_width),
+                                           strict=True)]
+    left, right, content_width, bottom = geometry.left, geometry.right, geometry.content_width, geometry.body_bottom
     for row in rows:
-        if not flow.fits(ROW_HEIGHT):
+        if flow.y + ROW_HEIGHT > bottom:
             flow.new_page()
             _table_header(flow, title, columns, continued=row.group)
+        ops, y = flow.pages[-1], flow.y
         if row.fill:
-            flow.ops.append(FillOp((geometry.left, flow.y, geometry.content_width, ROW_HEIGHT), row.fill))
+            ops.append(FillOp((left, y, content_width, ROW_HEIGHT), row.fill))
         if row.span:
-            flow.text(geometry.left + CELL_PADDING, flow.y, geometry.content_width - 2 * CELL_PADDING, ROW_HEIGHT,
-                      row.cells[0], row.style)
+            flow.text(left + CELL_PADDING, y, content_width - 2 * CELL_PADDING, ROW_HEIGHT, row.cells[0], row.style)
         else:
-            for column, (x, width), cell in zip(columns, edges, row.cells, strict=True):
-                flow.text(x + CELL_PADDING, flow.y, width - 2 * CELL_PADDING, ROW_HEIGHT, cell, row.style,
-                          column.align)
-        flow.y += ROW_HEIGHT
-        flow.ops.append(RuleOp(geometry.left, flow.y, geometry.right, flow.y, 0.25))
+            _row_cells(flow, boxes, row, y)
+        flow.y = y + ROW_HEIGHT
+        ops.append(RuleOp(left, flow.y, right, flow.y, 0.25))
     flow.y += 8.0
+
+
+def _row_cells(flow: _Flow, boxes: list[tuple[float, float, str]], row: _Row, y: float) -> None:
+    """Place a row's cells; the inner loop of every table, so it inlines the common case of Flow.text."""
+    ops = flow.pages[-1]
+    style = row.style
+    metrics = flow.metrics
+    bounds = metrics.bounds[style]
+    for (x, width, align), cell in zip(boxes, row.cells, strict=True):
+        if not cell:
+            continue
+        bound = bounds.get(cell)
+        if bound is None:
+            bound = metrics.bound(cell, style)
+        if bound > width:
+            flow.text(x, y, width, ROW_HEIGHT, cell, style, align)  # measures exactly, shortens if needed
+        else:
+            ops.append(TextOp((x, y, width, ROW_HEIGHT), cell, style, align, "ink"))
 
 
 # --- statement sections -------------------------------------------------------------------

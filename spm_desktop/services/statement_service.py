@@ -2,7 +2,8 @@
 
 ``export_statements`` reads the period's current official calculation and builds one
 ``StatementData`` per participant and plan period. It renders the files, in a pool of
-worker processes (each with its own offscreen Qt application) when there are many. Then
+worker processes (each with its own offscreen Qt application) when there are many or
+when this process cannot write the same PDF bytes as a fresh one. Then
 it records every issued file in the ``statements`` table with its file and content
 hashes, under one audit entry. Re-exporting an unchanged statement gives the same bytes: it is recorded as
 a re-issue of the existing row instead of a new one.
@@ -24,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select
 
@@ -56,6 +58,8 @@ PAGE_SIZE_SETTING = "statements.page_size"
 # costs more than it saves, so they are rendered in the calling process.
 POOL_THRESHOLD = 24
 BATCH_SIZE = 20
+# Batches queued per worker process before reading waits; enough that no worker runs dry.
+IN_FLIGHT_PER_WORKER = 3
 # Participants whose lines are read in one query while statements are built.
 READ_CHUNK = 200
 _HASH_COLUMNS = [column.name for column in statements.c if column.name != "row_hash"]
@@ -150,6 +154,23 @@ class _RunContext:
     balances: dict[str, list[object]]
     adjustments: dict[str, list[st.AdjustmentEntry]]
     notes: dict[str, list[str]]
+    # Band and rate texts by the stored JSON list (and currency): lines repeat a few lists.
+    band_texts: dict[str | None, str] = field(default_factory=dict)
+    rate_texts: dict[tuple[str | None, str], str] = field(default_factory=dict)
+
+    def band_text(self, stored: str | None) -> str:
+        found = self.band_texts.get(stored)
+        if found is None:
+            found = self.band_texts[stored] = _band_text([str(item) for item in json.loads(stored)] if stored else [])
+        return found
+
+    def rate_text(self, stored: str | None, currency: str) -> str:
+        key = (stored, currency)
+        found = self.rate_texts.get(key)
+        if found is None:
+            rates = [str(item) for item in json.loads(stored)] if stored else []
+            found = self.rate_texts[key] = _rate_text(rates, currency)
+        return found
 
 
 def _approval(connection: Connection, run: object) -> st.Approval | None:
@@ -191,8 +212,8 @@ def _deal_info(connection: Connection, row_ids: Iterable[int]) -> dict[int, tupl
         chunk = wanted[start:start + 5000]
         query = select(deals.c.id, deals.c.customer, deals.c.product, deals.c.reference_deal_id).where(
             deals.c.id.in_(chunk))
-        for row in connection.execute(query):
-            found[row.id] = (row.customer, row.product, row.reference_deal_id)
+        for row_id, customer, product, reference in connection.execute(query).tuples().all():
+            found[row_id] = (customer, product, reference)
     return found
 
 
@@ -321,7 +342,7 @@ def _read_lines(connection: Connection, result_ids: Sequence[int]) -> list[tuple
     for start in range(0, len(result_ids), 5000):
         chunk = list(result_ids[start:start + 5000])
         query = select(*_LINE_COLUMNS).where(result_lines.c.result_id.in_(chunk)).order_by(result_lines.c.id)
-        found.extend(connection.execute(query).tuples())
+        found.extend(connection.execute(query).tuples().all())
     found.sort(key=lambda line: line[-1])
     return found
 
@@ -336,13 +357,11 @@ def _statement_line(row: tuple, context: _RunContext) -> st.StatementLine:
     customer = product = reference = None
     if deal_row_id is not None:
         customer, product, reference = context.deal_info.get(deal_row_id, (None, None, None))
-    band_list = [str(item) for item in json.loads(bands)] if bands else []
-    rate_list = [str(item) for item in json.loads(rates)] if rates else []
     return st.StatementLine(
         component=component, kind=kind, earnings=from_minor(paid_now_minor, currency), credit_date=credit_date,
         deal_id=deal_id, line_id=line_id, customer=customer, product=product, share=_decimal(share),
-        credit_kind=credit_kind, credited=_decimal(credited), bands=_band_text(band_list),
-        rates=_rate_text(rate_list, currency), exact_earnings=_decimal(exact),
+        credit_kind=credit_kind, credited=_decimal(credited), bands=context.band_text(bands),
+        rates=context.rate_text(rates, currency), exact_earnings=_decimal(exact),
         # A deal in the plan currency has the rate 1, which gives a reader no information.
         fx_rate=_decimal(fx_rate) if deal_currency and deal_currency != currency else None,
         reference_deal_id=reference if kind in ("reversal", "clawback") else None,
@@ -559,57 +578,88 @@ def page_size(workspace: Workspace) -> str:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def file_stems(items: Sequence[StatementData]) -> list[str]:
-    """Return a file stem per statement; ids that clean up to the same name get a hash suffix."""
-    stems = [st.statement_file_stem(item.period, item.participant_id) for item in items]
+class _Issue(NamedTuple):
+    """The facts of a rendered statement that recording needs, kept in place of the whole StatementData."""
+
+    run_id: int
+    participant_id: str
+    period: str
+    draft: bool
+
+
+def file_stems(keys: Sequence[tuple[str, str]]) -> list[str]:
+    """Return a file stem per (period, participant id); ids that clean up to the same name get a hash suffix."""
+    stems = [st.statement_file_stem(period, participant_id) for period, participant_id in keys]
     counts: dict[str, int] = defaultdict(int)
     for stem in stems:
         counts[stem] += 1
-    return [f"{stem}_{sha256_hex(item.participant_id)[:8]}" if counts[stem] > 1 else stem
-            for stem, item in zip(stems, items, strict=True)]
+    return [f"{stem}_{sha256_hex(participant_id)[:8]}" if counts[stem] > 1 else stem
+            for stem, (_, participant_id) in zip(stems, keys, strict=True)]
 
 
 # Result of rendering one statement: its content hash and (format, temporary path, file sha256) per file.
 Rendered = tuple[str, list[tuple[str, str, str]]]
+RenderJob = tuple[StatementData, tuple[str, ...], str, str]
 
 
 def default_processes() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def worker_processes(processes: int, expected: int, formats: Sequence[str]) -> int:
+    """Return how many worker processes should render ``expected`` statements; 0 renders them in this process.
+
+    A process whose statement fonts do not hold the first application-font slots writes
+    PDFs whose bytes differ from those of `spm statements` (see
+    statement_pdf.fonts_in_first_slots), so it renders even one statement in a worker.
+    """
+    if processes > 1 and expected >= POOL_THRESHOLD:
+        return processes
+    if "pdf" in formats:
+        from spm_desktop.exporting import statement_pdf
+
+        if not statement_pdf.fonts_in_first_slots():
+            log.info("this process registered other fonts first; rendering statement PDFs in a worker process")
+            return 1
+    return 0
+
+
 class _Renderer:
     """Renders jobs as they are added: in worker processes when there are many, else in this process.
 
     Worker processes start (and load Qt and the fonts) as soon as the renderer is created,
-    so they warm up while the caller is still reading the workspace. ``finish`` returns the
-    results in the order the jobs were added.
+    so they warm up while the caller is still reading the workspace. ``add`` waits while
+    IN_FLIGHT_PER_WORKER batches per worker are queued, so the caller holds only those
+    statements in memory. ``finish`` returns the results in the order the jobs were added.
     """
 
-    def __init__(self, processes: int, expected: int, progress: ProgressCallback,
+    def __init__(self, workers: int, expected: int, progress: ProgressCallback,
                  cancel: CancelToken | None) -> None:
         self.expected = expected
         self.progress = progress
         self.cancel = cancel
         self.done = 0
-        self.batch: list = []
+        self.batch: list[RenderJob] = []
         self.results: dict[int, list[Rendered]] = {}
         self.pending: dict[Future, int] = {}
-        self.submitted: dict[int, list] = {}
+        # Batches handed to the workers and not yet returned, kept to render them here if a worker dies.
+        self.submitted: dict[int, list[RenderJob]] = {}
         self.batches = 0
+        self.in_flight = IN_FLIGHT_PER_WORKER * workers
         self.pool: ProcessPoolExecutor | None = None
         from spm_desktop.exporting import statement_pdf
 
         self.render_batch = statement_pdf.render_batch
-        if processes > 1 and expected >= POOL_THRESHOLD:
+        if workers > 0:
             # spawn, not fork: a forked child would inherit the parent's Qt and database state.
             context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=processes, mp_context=context,
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                             initializer=statement_pdf.start_worker)
             # One no-op task per worker starts every process now, so Qt loads while the caller reads.
-            for _ in range(processes):
+            for _ in range(workers):
                 self.pool.submit(os.getpid)
 
-    def add(self, job: tuple[StatementData, tuple[str, ...], str, str]) -> None:
+    def add(self, job: RenderJob) -> None:
         self.batch.append(job)
         if len(self.batch) >= BATCH_SIZE:
             self._submit()
@@ -627,7 +677,7 @@ class _Renderer:
             return
         self.submitted[index] = batch
         self.pending[self.pool.submit(self.render_batch, batch)] = index
-        self._collect(block=False)
+        self._collect(keep=self.in_flight)
 
     def _check_cancel(self) -> None:
         if self.cancel is not None:
@@ -637,9 +687,11 @@ class _Renderer:
         self.done += count
         self.progress(self.done, max(self.expected, self.done), "rendering statements")
 
-    def _collect(self, block: bool) -> None:
+    def _collect(self, keep: int) -> None:
+        """Take the finished batches, waiting while more than ``keep`` are in flight."""
         while self.pending:
-            finished, _ = wait(self.pending, timeout=0.2 if block else 0, return_when=FIRST_COMPLETED)
+            timeout = 0.2 if len(self.pending) > keep else 0
+            finished, _ = wait(self.pending, timeout=timeout, return_when=FIRST_COMPLETED)
             self._check_cancel()
             for future in finished:
                 index = self.pending.pop(future)
@@ -648,14 +700,16 @@ class _Renderer:
                 except BrokenProcessPool:
                     self._fall_back(index)
                     return
+                del self.submitted[index]
                 self._advance(len(self.results[index]))
-            if not block:
+            if len(self.pending) <= keep:
                 return
 
     def _fall_back(self, broken: int) -> None:
         """Render the unfinished batches in this process after a worker process died.
 
-        NOTE: no test kills a worker, so this path has not been run.
+        NOTE: in a process whose statement fonts are not in the first slots (see
+        worker_processes), the PDFs rendered here differ in bytes from those of the CLI.
         """
         log.warning("a statement worker process stopped unexpectedly; rendering the rest in this process")
         assert self.pool is not None
@@ -669,15 +723,15 @@ class _Renderer:
             else:
                 unfinished.add(index)
         self.pending.clear()
-        unfinished = sorted(unfinished)
-        for index in unfinished:
+        for index in sorted(unfinished):
             self._check_cancel()
-            self.results[index] = self.render_batch(self.submitted[index])
+            self.results[index] = self.render_batch(self.submitted.pop(index))
             self._advance(len(self.results[index]))
+        self.submitted.clear()
 
     def finish(self) -> list[Rendered]:
         self._submit()
-        self._collect(block=True)
+        self._collect(keep=0)
         if self.pool is not None:
             self.pool.shutdown(wait=True)
         return [item for index in range(self.batches) for item in self.results[index]]
@@ -694,10 +748,11 @@ class _Renderer:
         _remove_parts(self.results.values())
 
 
-def render_files(jobs: list[tuple[StatementData, tuple[str, ...], str, str]], processes: int,
-                 progress: ProgressCallback, cancel: CancelToken | None) -> list[Rendered]:
+def render_files(jobs: list[RenderJob], processes: int, progress: ProgressCallback,
+                 cancel: CancelToken | None) -> list[Rendered]:
     """Render every job, in worker processes when there are enough of them; keeps the job order."""
-    renderer = _Renderer(processes, len(jobs), progress, cancel)
+    formats = sorted({file_format for _, job_formats, _, _ in jobs for file_format in job_formats})
+    renderer = _Renderer(worker_processes(processes, len(jobs), formats), len(jobs), progress, cancel)
     try:
         for job in jobs:
             renderer.add(job)
@@ -729,32 +784,32 @@ def _existing(connection: Connection, run_ids: Sequence[int]) -> dict[tuple, int
     return {(row.run_id, row.participant_id, row.format, row.file_sha256): row.id for row in connection.execute(query)}
 
 
-def _record(workspace: Workspace, period: str, out_dir: Path, items: list[StatementData], stems: list[str],
+def _record(workspace: Workspace, period: str, out_dir: Path, issues: list[_Issue], stems: list[str],
             rendered: list[Rendered], size: str) -> list[IssuedStatement]:
     """Record the files in the statements table under one audit entry, then move them into place."""
     issued: list[IssuedStatement] = []
     moves: list[tuple[Path, Path]] = []
     with workspace.transaction() as unit:
         connection = unit.connection
-        run_ids = sorted({int(item.run_id) for item in items})
+        run_ids = sorted({issue.run_id for issue in issues})
         existing = _existing(connection, run_ids)
         next_id = (connection.execute(select(func.max(statements.c.id))).scalar_one() or 0) + 1
         issued_at = period_service.now_utc()
         new_rows, recorded, reissued = [], [], []
-        for item, stem, (content_hash, written) in zip(items, stems, rendered, strict=True):
+        for issue, stem, (content_hash, written) in zip(issues, stems, rendered, strict=True):
             for file_format, temporary, file_hash in written:
                 target = out_dir / f"{stem}.{file_format}"
                 moves.append((Path(temporary), target))
-                key = (int(item.run_id), item.participant_id, file_format, file_hash)
+                key = (issue.run_id, issue.participant_id, file_format, file_hash)
                 if key in existing:
                     reissued.append([existing[key], file_hash])
-                    issued.append(IssuedStatement(existing[key], item.participant_id, item.period, file_format, target,
-                                                  file_hash, content_hash, item.is_draft, reissued=True))
+                    issued.append(IssuedStatement(existing[key], issue.participant_id, issue.period, file_format,
+                                                  target, file_hash, content_hash, issue.draft, reissued=True))
                     continue
                 values = {
-                    "id": next_id, "run_id": int(item.run_id), "participant_id": item.participant_id,
-                    "period": item.period, "format": file_format, "file_name": target.name, "file_sha256": file_hash,
-                    "content_sha256": content_hash, "draft": item.is_draft,
+                    "id": next_id, "run_id": issue.run_id, "participant_id": issue.participant_id,
+                    "period": issue.period, "format": file_format, "file_name": target.name, "file_sha256": file_hash,
+                    "content_sha256": content_hash, "draft": issue.draft,
                     "page_size": size if file_format == "pdf" else None, "issued_by": unit.user,
                     "issued_at": issued_at,
                 }
@@ -762,14 +817,14 @@ def _record(workspace: Workspace, period: str, out_dir: Path, items: list[Statem
                 new_rows.append(values)
                 recorded.append([next_id, values["row_hash"]])
                 existing[key] = next_id
-                issued.append(IssuedStatement(next_id, item.participant_id, item.period, file_format, target,
-                                              file_hash, content_hash, item.is_draft))
+                issued.append(IssuedStatement(next_id, issue.participant_id, issue.period, file_format, target,
+                                              file_hash, content_hash, issue.draft))
                 next_id += 1
         for start in range(0, len(new_rows), 5000):
             connection.execute(statements.insert(), new_rows[start:start + 5000])
         unit.audit(ISSUE_ACTION, ISSUE_ENTITY, period, after={
             "period": period, "runs": run_ids, "folder": str(out_dir), "statements": recorded,
-            "reissued": reissued, "drafts": sum(1 for item in items if item.is_draft),
+            "reissued": reissued, "drafts": sum(1 for issue in issues if issue.draft),
         })
         for temporary, target in moves:
             os.replace(temporary, target)
@@ -800,25 +855,26 @@ def export_statements(workspace: Workspace, period: str, out_dir: Path | str, fo
         raise SpmError(f"cannot create the output folder {target} ({error.strerror}); choose another folder") from error
 
     log.info("exporting %d statements of %s as %s into %s", expected, period, "+".join(chosen), target)
-    renderer = _Renderer(processes or default_processes(), expected, progress, cancel)
-    items: list[StatementData] = []
-    stems: list[str] = []
+    workers = worker_processes(processes or default_processes(), expected, chosen)
+    renderer = _Renderer(workers, expected, progress, cancel)
+    issues: list[_Issue] = []
     problems: list[Problem] = []
     try:
         for item in iter_statements(workspace, period, participant, cancel=cancel):
-            items.append(item)
-            found = st.check_statement(item)
-            problems.extend(found)
+            issues.append(_Issue(int(item.run_id), item.participant_id, item.period, item.is_draft))
+            problems.extend(st.check_statement(item))
             if problems:
                 continue  # keep checking the rest so every problem is listed, but render nothing more
-            stems.append(st.statement_file_stem(item.period, item.participant_id))
-            renderer.add((item, chosen, size, str(target / f"{stems[-1]}.{len(stems)}")))
+            # The temporary files get the statement's position too, so stems that clean up alike cannot clash.
+            stem = st.statement_file_stem(item.period, item.participant_id)
+            renderer.add((item, chosen, size, str(target / f"{stem}.{len(issues)}")))
         if problems:
             raise ValidationError(f"{len(problems)} statements of {period} do not add up; nothing was written",
                                   problems)
         rendered = renderer.finish()
-        progress(len(items), len(items), "recording statements")
-        issued = _record(workspace, period, target, items, file_stems(items), rendered, size)
+        progress(len(issues), len(issues), "recording statements")
+        stems = file_stems([(issue.period, issue.participant_id) for issue in issues])
+        issued = _record(workspace, period, target, issues, stems, rendered, size)
     except BaseException:
         renderer.abort()
         raise

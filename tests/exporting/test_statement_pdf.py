@@ -92,8 +92,7 @@ def test_reexport_in_new_process_is_byte_identical(tmp_path: Path) -> None:
         "from spm_desktop.exporting import statement_pdf;"
         "Path(sys.argv[2]).write_bytes(statement_pdf.render_statement_pdf(quarter_statement()))"
     )
-    # Two fresh processes, as two `spm statements` runs are: a process that has already drawn
-    # widgets may order the embedded font objects differently (see statement_pdf).
+    # Two fresh processes, as two `spm statements` runs are.
     first, second = tmp_path / "first.pdf", tmp_path / "second.pdf"
     for target in (first, second):
         subprocess.run([sys.executable, "-c", script, str(here), str(target)], check=True, timeout=60)
