@@ -9,6 +9,9 @@ with four tiered components and splits on 10% of deals, and prints wall and CPU 
 load average and whether numpy requests for transparent hugepages, because on a
 machine whose kernel compacts memory for them on demand that alone can add seconds of
 system time; ``NUMPY_MADVISE_HUGEPAGE=0`` in the environment switches numpy's request off.
+With ``--tracemalloc`` it also prints the peak of memory that Python and numpy allocate during
+the engine (above what the inputs hold) and what the result still holds afterwards. Tracing
+makes the engine several times slower, so its times are not comparable.
 ``spreadsheet`` writes two of those components as SUMIFS and marginal-tier formulas with
 xlsxwriter, has LibreOffice (soffice, headless) recalculate and save the workbook, and
 compares time and totals with the engine on the same deals.
@@ -19,10 +22,14 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+import tracemalloc
 from decimal import Decimal
 
+# isort: off
+import spm_desktop  # noqa: F401  (first: it sets numpy's memory options as the application does)
 import numpy as np
 import pandas as pd
+# isort: on
 
 from spm_desktop.domain.engine import CalculationInputs, calculate
 from spm_desktop.domain.metrics import MetricDefinition, compile_metric
@@ -141,13 +148,15 @@ def machine_note() -> str:
             f"numpy hugepage madvise {numpy_madvise} (NUMPY_MADVISE_HUGEPAGE)")
 
 
-def run_engine(participants: int, deal_count: int) -> None:
+def run_engine(participants: int, deal_count: int, trace: bool = False) -> None:
     print(machine_note())
     started = time.perf_counter()
     frames = build_frames(participants, deal_count)
     built = time.perf_counter() - started
     print(f"frames built in {built:.1f} s (not part of the engine time), peak RSS {peak_rss_mb():.0f} MB")
     inputs = CalculationInputs(period="2024-Q1", plans=[load_plan(PLAN)], metrics=metrics(), **frames)
+    if trace:
+        tracemalloc.start()
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -155,6 +164,11 @@ def run_engine(participants: int, deal_count: int) -> None:
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     after = resource.getrusage(resource.RUSAGE_SELF)
+    if trace:
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"tracemalloc: engine peak {peak / 2**20:.0f} MiB above the inputs, result holds "
+              f"{held / 2**20:.0f} MiB ({held / max(len(result.lines), 1):.0f} bytes per line)")
     total = sum(row.earnings for row in result.rows if row.component == "TOTAL")
     print(f"engine: {participants} participants, {deal_count} deals, {len(result.lines)} lines, "
           f"{len(result.rows)} rows, {len(result.problems)} problems")
@@ -275,9 +289,11 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=5000)
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--workdir", default="/tmp/calc-bench")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="engine mode: also print the engine's traced peak and the memory its result holds")
     arguments = parser.parse_args()
     if arguments.mode == "engine":
-        run_engine(arguments.participants, arguments.deals)
+        run_engine(arguments.participants, arguments.deals, arguments.tracemalloc)
     else:
         run_spreadsheet(arguments.participants, arguments.deals, arguments.workdir)
 

@@ -6,6 +6,9 @@ For each deal count and workload it runs ``calculate`` once and prints four dige
 cover the result rows, the statement lines and the problems, then all three together. The
 lines digest covers every value by ``repr``, so the exponent of a Decimal counts, plus the
 dtype of each column and the index. Two runs of the same code print the same digests.
+The engine keeps each exact line as an integer coefficient and exponent. The digest first
+turns them back into the one Decimal column ``exact`` in the place it had before, so the
+digests of this layout and of the earlier one (a Decimal object per line) compare directly.
 
 ``bench`` is the workload of ``bench/calc.py engine`` (one participant per 200 deals).
 ``varied`` adds what that workload lacks: returns and cancellations of earlier deals,
@@ -30,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calc import PLAN, build_frames, metrics
 
-from spm_desktop.domain.engine import CalculationInputs, CalculationResult, calculate
+from spm_desktop.domain.engine import CalculationInputs, CalculationResult, calculate, exact_decimals
+from spm_desktop.domain.engine.exact import EXACT_COLUMNS
 from spm_desktop.domain.plans import load_plan
 
 VARIED_PLAN = """
@@ -122,7 +126,18 @@ def digest_rows(result: CalculationResult) -> str:
     return digest.hexdigest()
 
 
+def with_decimal_exact(lines: pd.DataFrame) -> pd.DataFrame:
+    """Return the lines with the exact columns replaced by one object column of Decimal named ``exact``."""
+    position = list(lines.columns).index(EXACT_COLUMNS[0])
+    exact = pd.Series(exact_decimals(lines), index=lines.index, dtype=object)
+    rebuilt = lines.drop(columns=list(EXACT_COLUMNS))
+    rebuilt.insert(position, "exact", exact)
+    return rebuilt
+
+
 def digest_lines(lines: pd.DataFrame) -> str:
+    if EXACT_COLUMNS[0] in lines.columns:
+        lines = with_decimal_exact(lines)
     digest = hashlib.sha256()
     digest.update(repr(list(lines.columns)).encode())
     digest.update(repr(lines.index).encode())

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spm_desktop.domain.engine import CalculationInputs, calculate
+from spm_desktop.domain.engine import CalculationInputs, calculate, exact_decimals
 from spm_desktop.domain.engine.crediting import merge_splits
 from spm_desktop.domain.engine.earning import FINE_DIGITS, integer_units, largest_remainder
 from spm_desktop.domain.metrics import MetricDefinition, compile_metric
@@ -48,7 +48,7 @@ def run(plans: list[object], frame: pd.DataFrame, **frames: pd.DataFrame) -> obj
 
 def lines_of(result: object) -> list[tuple[str, str, int]]:
     lines = result.lines  # type: ignore[attr-defined]
-    return list(zip(lines["deal_id"], [str(value) for value in lines["exact"]], lines["rounded_minor"].tolist(),
+    return list(zip(lines["deal_id"], [str(value) for value in exact_decimals(lines)], lines["rounded_minor"].tolist(),
                     strict=True))
 
 

@@ -6,6 +6,7 @@
 """
 
 from spm_desktop.domain.engine.calculation import calculate, sort_rows
+from spm_desktop.domain.engine.exact import exact_decimals
 from spm_desktop.domain.engine.model import (
     ADJUSTMENTS,
     DRAW,
@@ -35,6 +36,7 @@ __all__ = [
     "ResultLine",
     "ResultRow",
     "calculate",
+    "exact_decimals",
     "format_metric_value",
     "format_results_csv",
     "result_record",

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from spm_desktop.domain.engine.exact import EXACT_COLUMNS, exact_value
 from spm_desktop.domain.money import minor_exponent
 from spm_desktop.domain.plans import Plan
 from spm_desktop.domain.problems import Problem
@@ -117,12 +118,14 @@ class ResultRow:
 
 # Columns of CalculationResult.lines, one row per statement line. The statement line and
 # its paid and held parts are integer minor units of the plan currency (``plan_currency``)
-# there, so a run of millions of lines keeps one Decimal per line (``exact``).
+# there. The unrounded line is the Decimal ``exact_coefficient * 10**exact_exponent`` (int64
+# and int16), or ``exact_decimal`` on the rare line that does not fit them (see engine.exact),
+# so a run of millions of lines makes no Decimal per line. ``exact_decimals(lines)`` returns them.
 LINE_COLUMNS: tuple[str, ...] = (
     "participant_id", "period", "plan", "plan_version", "component", "kind",
     "deal_id", "line_id", "row_id", "batch_id", "source_row", "credit_kind", "via_participant_id",
     "share", "credit_date", "amount", "currency", "fx_rate", "credited", "bands", "rates",
-    "exact", "rounded_minor", "paid_now_minor", "held_minor", "note", "plan_currency",
+    *EXACT_COLUMNS, "rounded_minor", "paid_now_minor", "held_minor", "note", "plan_currency",
 )
 
 
@@ -187,6 +190,7 @@ class CalculationResult:
             data = {key: (None if _missing(value) else value) for key, value in zip(LINE_COLUMNS, values, strict=True)}
             if isinstance(data["credit_date"], pd.Timestamp):
                 data["credit_date"] = data["credit_date"].date()
+            data["exact"] = exact_value(*(data.pop(column) for column in EXACT_COLUMNS))
             exponent = minor_exponent(data["plan_currency"])
             for name in ("rounded", "paid_now", "held"):
                 data[name] = Decimal(int(data.pop(f"{name}_minor"))).scaleb(-exponent)

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pandas as pd
 
 from spm_desktop.domain.canonical import canonical_json
+from spm_desktop.domain.engine import exact_decimals
 from spm_desktop.domain.money import to_minor
 from spm_desktop.domain.problems import Problem
 from spm_desktop.services.calc.inputs import RunInputs
@@ -89,7 +90,7 @@ def engine_lines_to_columns(frame: pd.DataFrame) -> dict[str, list[object]]:
         "credited": _texts(_column(frame, "credited")), "fx_rate": _texts(_column(frame, "fx_rate")),  # type: ignore[dict-item]
         "bands": [_json_text(bands, quoted=False) for bands in frame["bands"].tolist()],
         "rates": [_json_text(rates, quoted=True) for rates in frame["rates"].tolist()],
-        "exact_earnings": _texts(_column(frame, "exact")),  # type: ignore[dict-item]
+        "exact_earnings": _texts(exact_decimals(frame).tolist()),  # type: ignore[dict-item]
         "earnings_minor": _ints(_column(frame, "rounded_minor")),  # type: ignore[dict-item]
         "paid_now_minor": _ints(_column(frame, "paid_now_minor")),  # type: ignore[dict-item]
         "held_minor": _ints(_column(frame, "held_minor")),  # type: ignore[dict-item]

@@ -1,0 +1,107 @@
+"""Exact statement lines as int64 coefficient and exponent pairs instead of one Decimal object per line.
+
+A Decimal line ``c * 10**e`` is stored as ``exact_coefficient = c`` and ``exact_exponent = e``.
+That keeps every digit and the exponent, so ``Decimal("1.50")`` and ``Decimal("1.5")`` stay
+apart. A value that does not fit (a coefficient beyond int64, an exponent beyond int16, a
+negative zero, NaN or infinity) is kept as the Decimal itself in ``exact_decimal``, which is
+None on every other line.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+
+EXACT_COLUMNS = ("exact_coefficient", "exact_exponent", "exact_decimal")
+
+# Enough digits for any int64 coefficient, so rebuilding a Decimal never rounds.
+_REBUILD = decimal.Context(prec=40, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+_EXPONENT = np.iinfo(np.int16)
+
+
+def split_exact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Split an object array of Decimal into int64 coefficients, int16 exponents and the values that do not fit.
+
+    The third array is None when every value fits. Otherwise it contains the Decimal of each
+    value that does not fit and None elsewhere, and those lines have coefficient and exponent 0.
+    """
+    # str() of a Decimal is plain digits with at most one point when its exponent is at most 0 and
+    # its adjusted exponent at least -6. Otherwise it is scientific notation, which int() rejects.
+    # map() over builtins keeps the per-line loop in C.
+    count = len(values)
+    texts = list(map(str, values.tolist()))
+    try:
+        coefficients = np.fromiter(map(int, map(str.replace, texts, repeat("."), repeat(""))),
+                                   dtype=np.int64, count=count)
+    except (ValueError, OverflowError):  # scientific notation, NaN, infinity or a coefficient beyond int64
+        return _split_each(values)
+    points = np.fromiter(map(str.find, texts, repeat(".")), dtype=np.int64, count=count)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
+    exponents = np.where(points >= 0, points + 1 - lengths, 0).astype(np.int16)
+    zeros = np.flatnonzero(coefficients == 0)
+    if len(zeros) and any(texts[index].startswith("-") for index in zeros.tolist()):
+        return _split_each(values)
+    return coefficients, exponents, None
+
+
+def _split_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Split values one by one, keeping a value as Decimal when its coefficient or exponent does not fit.
+
+    Negative zero is kept as Decimal too, because an int64 has no sign of zero.
+    """
+    count = len(values)
+    coefficients = np.zeros(count, dtype=np.int64)
+    exponents = np.zeros(count, dtype=np.int16)
+    others = np.full(count, None, dtype=object)
+    for index, value in enumerate(values.tolist()):
+        if not value.is_finite() or (value.is_zero() and value.is_signed()):
+            others[index] = value
+            continue
+        sign, digits, exponent = value.as_tuple()
+        coefficient = int("".join(map(str, digits)))
+        if coefficient.bit_length() > 62 or not _EXPONENT.min <= exponent <= _EXPONENT.max:
+            others[index] = value
+            continue
+        coefficients[index] = -coefficient if sign else coefficient
+        exponents[index] = exponent
+    return coefficients, exponents, None if _none_everywhere(others) else others
+
+
+def join_exact(coefficients: np.ndarray, exponents: np.ndarray, others: np.ndarray | None) -> np.ndarray:
+    """Return the Decimal of every line as an object array, the reverse of ``split_exact``."""
+    joined = np.empty(len(coefficients), dtype=object)
+    joined[:] = [Decimal(coefficient).scaleb(exponent, _REBUILD) for coefficient, exponent in
+                 zip(coefficients.tolist(), exponents.tolist(), strict=True)]
+    if others is not None:
+        for index in np.flatnonzero(others != None).tolist():  # noqa: E711 - element-wise test on an object array
+            joined[index] = others[index]
+    return joined
+
+
+def exact_decimals(lines: pd.DataFrame) -> np.ndarray:
+    """Return the exact line of every row of an engine lines frame as an object array of Decimal.
+
+    This makes one Decimal per line, so a consumer of millions of lines should take them in parts.
+    """
+    others = lines["exact_decimal"].to_numpy(dtype=object)
+    return join_exact(lines["exact_coefficient"].to_numpy(dtype=np.int64),
+                      lines["exact_exponent"].to_numpy(dtype=np.int16),
+                      None if _none_everywhere(others) else others)
+
+
+def exact_value(coefficient: int, exponent: int, other: Decimal | None) -> Decimal:
+    """Return the Decimal of one line from its three exact columns."""
+    if other is not None:
+        return other
+    return Decimal(int(coefficient)).scaleb(int(exponent), _REBUILD)
+
+
+def _none_everywhere(values: np.ndarray) -> bool:
+    if len(values) == 0 or values[0] is not None:
+        return len(values) == 0
+    return bool((values == None).all())  # noqa: E711 - element-wise test on an object array
+
