@@ -1,14 +1,21 @@
 """Verify and export the audit trail.
 
-Verification walks the hash chain, then runs every registered content check. Areas that
-store hashed rows (calculation results, issued statements) register a check that
-recomputes those hashes against what the chain recorded. An edited payout or statement
-row is therefore reported by id.
+Verification walks the hash chain, checks that each entry's "before" matches the
+previous "after" of the same entity, compares anchors kept outside the workspace, then
+runs every registered content check. Areas that store rows register a check that
+compares them (or their hashes) with what the chain recorded, so an edited payout,
+statement, metric, setting or run user is reported by id.
+
+NOTE: without an audit key (``audit.read_mac_key``) the chain has no secret. Someone who
+edits a row and then recomputes every later hash and the stored head produces a trail
+that verifies, unless an anchor (an entry id and hash written down outside the
+workspace, see ``head``) is checked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +23,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, and_, select
 
+from spm_desktop.domain.canonical import canonical_json
 from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progress
 from spm_desktop.exporting import safe
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import SpmError
 from spm_desktop.store import audit
-from spm_desktop.store.tables.core import audit_log
+from spm_desktop.store.tables.core import audit_log, settings
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +49,26 @@ class VerifyReport:
     chain_break: audit.ChainBreak | None
     content_problems: list[str] = field(default_factory=list)
     head: str | None = None
+    continuity_break: audit.ContinuityBreak | None = None
+    # Anchors and the keyed checkpoint that no longer match the trail.
+    anchor_problems: list[str] = field(default_factory=list)
+    anchors_checked: int = 0
+    # The newest entry that the keyed checkpoint covers; None without an audit key.
+    keyed_through: int | None = None
 
     @property
     def ok(self) -> bool:
-        return self.chain_break is None and not self.content_problems
+        return (self.chain_break is None and self.continuity_break is None and not self.anchor_problems
+                and not self.content_problems)
+
+    @property
+    def problems(self) -> list[str]:
+        """Return every finding as one message each: chain, anchors, continuity, then content."""
+        found = [] if self.chain_break is None else [str(self.chain_break)]
+        found += self.anchor_problems
+        if self.continuity_break is not None:
+            found.append(str(self.continuity_break))
+        return found + self.content_problems
 
 
 def _load_content_checks() -> None:
@@ -52,7 +76,8 @@ def _load_content_checks() -> None:
     import importlib
 
     for module in ("spm_desktop.services.calc_service", "spm_desktop.services.statement_service",
-                   "spm_desktop.services.close_service"):
+                   "spm_desktop.services.close_service", "spm_desktop.services.plan_service",
+                   "spm_desktop.services.metric_service"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:
@@ -61,8 +86,8 @@ def _load_content_checks() -> None:
 
 
 def verify(workspace: Workspace, progress: ProgressCallback = no_progress,
-           cancel: CancelToken | None = None) -> VerifyReport:
-    """Check the chain and the stored hashes of results and statements."""
+           cancel: CancelToken | None = None, anchors: tuple[audit.Anchor, ...] = ()) -> VerifyReport:
+    """Check the chain, its continuity, the given anchors and every registered content check."""
     _load_content_checks()
 
     def report(done: int, total: int) -> None:
@@ -72,6 +97,14 @@ def verify(workspace: Workspace, progress: ProgressCallback = no_progress,
 
     with workspace.read() as connection:
         checked, chain_break = audit.verify_chain(connection, report)
+        anchor_problems = audit.check_anchors(connection, list(anchors))
+        keyed_through = None
+        key = audit.read_mac_key()
+        if key is not None:
+            keyed_through, mac_problem = audit.check_mac(connection, key)
+            anchor_problems += [mac_problem] if mac_problem else []
+        progress(0, 0, "continuity of each entry")
+        continuity_break = audit.verify_continuity(connection)
         problems: list[str] = []
         for name, check in sorted(_content_checks.items()):
             if cancel is not None:
@@ -79,9 +112,91 @@ def verify(workspace: Workspace, progress: ProgressCallback = no_progress,
             progress(0, 0, name)
             problems.extend(check(connection))
         head = workspace.info().get(audit.HEAD_KEY)
-    if chain_break or problems:
-        log.warning("audit verification of %s failed: %s; %d content problems", workspace.path, chain_break, len(problems))
-    return VerifyReport(checked, chain_break, problems, head)
+    verified = VerifyReport(checked, chain_break, problems, head, continuity_break, anchor_problems, len(anchors),
+                            keyed_through)
+    if not verified.ok:
+        log.warning("audit verification of %s failed: %s; %s; %d anchor and %d content problems", workspace.path,
+                    chain_break, continuity_break, len(anchor_problems), len(problems))
+    return verified
+
+
+def head(workspace: Workspace) -> audit.Anchor | None:
+    """Return the newest entry's id and hash, to be written down outside the workspace as an anchor."""
+    with workspace.read() as connection:
+        newest = audit.read_head(connection)
+    return None if newest is None else audit.Anchor(newest.seq, newest.hash)
+
+
+def parse_anchors(text: str) -> tuple[audit.Anchor, ...]:
+    """Parse anchors (``ENTRY:HASH``) separated by spaces or commas; raise ValueError naming the first invalid one."""
+    return tuple(audit.parse_anchor(item) for item in text.replace(",", " ").split())
+
+
+ANCHOR_ADVICE = ("keep this anchor outside the workspace (a ticket, an e-mail, the close checklist); "
+                 "'spm audit verify WS --anchor ENTRY:HASH' then finds a rewritten trail")
+
+
+def verify_settings(connection: Connection) -> list[str]:
+    """Compare every stored setting with the value its newest audit entry wrote."""
+    recorded: dict[str, object] = {}
+    query = (select(audit_log.c.entity_id, audit_log.c.after).where(audit_log.c.entity_type == "setting")
+             .order_by(audit_log.c.seq))
+    for key, after in connection.execute(query):
+        recorded[key] = None if after is None else json.loads(after)
+    problems = []
+    stored_keys = set()
+    for key, value in connection.execute(select(settings.c.key, settings.c.value).order_by(settings.c.key)):
+        stored_keys.add(key)
+        expected = recorded.get(key)
+        if expected is None:
+            problems.append(f"setting {key} has no audit entry that wrote it; it was written outside SPM Desktop")
+        elif canonical_json(_parse_setting(value)) != canonical_json(expected):
+            problems.append(f"setting {key} differs from the value its audit entry wrote; it was edited outside "
+                            "SPM Desktop")
+    for key in sorted(key for key, value in recorded.items() if value is not None and key not in stored_keys):
+        problems.append(f"setting {key} is in the audit trail but missing from the workspace; it was deleted "
+                        "outside SPM Desktop")
+    return problems
+
+
+def _parse_setting(value: str) -> object:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+register_content_check("workspace settings", verify_settings)
+
+
+def verify_inquiries(connection: Connection) -> list[str]:
+    """Compare every inquiry row with the state its newest audit entry recorded, column by column."""
+    from spm_desktop.store.tables.close import inquiries
+
+    recorded: dict[str, dict] = {}
+    query = (select(audit_log.c.entity_id, audit_log.c.after).where(audit_log.c.entity_type == "inquiry")
+             .order_by(audit_log.c.seq))
+    for entity_id, after in connection.execute(query):
+        state = json.loads(after) if after else None
+        if isinstance(state, dict):
+            recorded[entity_id] = state
+    problems = []
+    for row in connection.execute(select(inquiries).order_by(inquiries.c.id)).mappings():
+        expected = recorded.pop(str(row["id"]), None)
+        if expected is None:
+            problems.append(f"inquiry {row['id']} has no audit entry; it was written outside SPM Desktop")
+            continue
+        changed = [column for column in row if column in expected and expected[column] != row[column]]
+        if changed:
+            problems.append(f"inquiry {row['id']} differs from its audit entry in {', '.join(changed)}; it was "
+                            "edited outside SPM Desktop")
+    for entity_id in sorted(recorded, key=lambda value: (len(value), value)):
+        problems.append(f"inquiry {entity_id} is in the audit trail but missing from the workspace; it was deleted "
+                        "outside SPM Desktop")
+    return problems
+
+
+register_content_check("inquiries", verify_inquiries)
 
 
 @dataclass(frozen=True)

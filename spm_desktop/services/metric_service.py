@@ -594,6 +594,21 @@ def _load_records(connection: Connection, source: str) -> pd.DataFrame:
     return frame
 
 
+def date_problems(workspace: Workspace, sources: Iterable[str]) -> list[Problem]:
+    """Return an error problem per record of ``sources`` that metrics leave out for an unusable date.
+
+    ``evaluate`` and ``compare`` read the same cached frames, so calling this after them
+    reads nothing again while the records are unchanged.
+    """
+    from spm_desktop.services import record_service
+
+    problems: list[Problem] = []
+    with workspace.read() as connection:
+        for source in sorted(set(sources)):
+            problems += record_service.unusable_date_problems(_load_records(connection, source))
+    return problems
+
+
 def _compiled(definition: MetricDefinition, frame: pd.DataFrame) -> CompiledMetric:
     try:
         return compile_metric(definition, field_kinds(definition.source, frame))
@@ -727,3 +742,80 @@ def _is_missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+# -- audit content check ---------------------------------------------------------------
+
+
+def verify_metric_versions(connection: Connection) -> list[str]:
+    """Compare every stored metric version and each metric's current version and status with the audit trail.
+
+    Returns one message per metric version or catalog row edited, inserted or deleted
+    outside the application, naming the fields that differ.
+    """
+    recorded_versions, recorded_heads = _recorded_metric_documents(connection)
+    problems = []
+    for row in connection.execute(select(metric_versions).order_by(metric_versions.c.key, metric_versions.c.version)):
+        problems += _compare_version(row, recorded_versions.pop((row.key, row.version), None))
+    for key, version in sorted(recorded_versions):
+        problems.append(f"metric {key!r} version {version} is in the audit trail but missing from the workspace; "
+                        "it was deleted outside SPM Desktop")
+    for row in connection.execute(select(metrics).order_by(metrics.c.key)):
+        problems += _compare_head(row, recorded_heads.get(row.key))
+    return problems
+
+
+def _recorded_metric_documents(connection: Connection) -> tuple[dict[tuple[str, int], dict], dict[str, dict]]:
+    """Return the documents that audit entries wrote per (key, version), and each key's newest version and status."""
+    from spm_desktop.store.tables.core import audit_log
+
+    versions: dict[tuple[str, int], dict] = {}
+    heads: dict[str, dict] = {}
+    query = (select(audit_log.c.action, audit_log.c.entity_id, audit_log.c.after)
+             .where(audit_log.c.entity_type == "metric").order_by(audit_log.c.seq))
+    for action, key, after in connection.execute(query):
+        document = json.loads(after) if after else None
+        if not isinstance(document, dict):
+            continue
+        if action in ("metric.create", "metric.version") and isinstance(document.get("version"), int):
+            versions[(key, document["version"])] = document
+        if "status" in document and "version" in document:
+            heads[key] = document
+    return versions, heads
+
+
+def _compare_version(row: object, document: dict | None) -> list[str]:
+    name = f"metric {row.key!r} version {row.version}"  # type: ignore[attr-defined]
+    if document is None:
+        return [f"{name} has no audit entry; it was written outside SPM Desktop"]
+    stored = _definition(row, "")
+    recorded = dict(document)
+    recorded.pop("version", None)
+    recorded.pop("status", None)
+    content = stored.content()
+    changed = sorted(field_name for field_name in content.keys() | recorded.keys()
+                     if content.get(field_name) != recorded.get(field_name))
+    if row.content_hash != _content_hash(stored) and not changed:  # type: ignore[attr-defined]
+        changed = ["content_hash"]
+    if changed:
+        return [f"{name} differs from its audit entry in {', '.join(changed)}; it was edited outside SPM Desktop"]
+    return []
+
+
+def _compare_head(row: object, document: dict | None) -> list[str]:
+    name = f"metric {row.key!r}"  # type: ignore[attr-defined]
+    if document is None:
+        return [f"{name} has no audit entry; it was written outside SPM Desktop"]
+    changed = []
+    if row.current_version != document.get("version"):  # type: ignore[attr-defined]
+        changed.append("current version")
+    if row.status != document.get("status"):  # type: ignore[attr-defined]
+        changed.append("status")
+    if changed:
+        return [f"{name} differs from its audit entry in {' and '.join(changed)}; it was edited outside SPM Desktop"]
+    return []
+
+
+from spm_desktop.services import audit_service  # noqa: E402  (audit_service does not import this module)
+
+audit_service.register_content_check("metric definitions", verify_metric_versions)

@@ -73,6 +73,7 @@ class AuditArea(Area):
         splitter.setSizes([380, 200, 220])
         layout.addWidget(splitter, 1)
         self.status = QLabel()
+        self.status.setWordWrap(True)
         self.status.setObjectName("auditStatus")
         layout.addWidget(self.status)
         self.on_workspace_changed(context.workspace)
@@ -103,6 +104,13 @@ class AuditArea(Area):
             edit.setDisplayFormat("yyyy-MM-dd")
         self.apply_button = QPushButton("Apply")
         self.apply_button.setObjectName("applyFilters")
+        self.anchor_edit = QLineEdit()
+        self.anchor_edit.setObjectName("anchorEdit")
+        self.anchor_edit.setPlaceholderText("anchors ENTRY:HASH")
+        self.anchor_edit.setToolTip("Entry numbers and hashes kept outside the workspace (from an earlier verify, "
+                                    "'spm audit head' or a close), separated by spaces. Verify fails when an "
+                                    "entry no longer has its anchored hash.")
+        self.anchor_edit.setMaximumWidth(220)
         self.verify_button = QPushButton("Verify trail")
         self.verify_button.setObjectName("verifyButton")
         self.export_button = QPushButton("Export shown...")
@@ -112,6 +120,7 @@ class AuditArea(Area):
                        self.date_to, self.apply_button):
             row.addWidget(widget)
         row.addStretch(1)
+        row.addWidget(self.anchor_edit)
         row.addWidget(self.verify_button)
         row.addWidget(self.export_button)
         self.apply_button.clicked.connect(self.reload)
@@ -254,17 +263,30 @@ class AuditArea(Area):
         workspace = self.workspace
         if workspace is None:
             return None
-        return self.context.run("Verifying the audit trail", audit_service.verify, workspace,
-                                on_success=self._show_verify_result, parent=self)
+        try:
+            anchors = audit_service.parse_anchors(self.anchor_edit.text())
+        except ValueError as error:
+            self.status.setText(str(error))
+            self.status.setStyleSheet("color: #b42318; font-weight: bold;")
+            return None
+
+        def run(*, progress, cancel) -> audit_service.VerifyReport:
+            return audit_service.verify(workspace, progress, cancel, anchors=anchors)
+
+        return self.context.run("Verifying the audit trail", run, on_success=self._show_verify_result, parent=self)
 
     def _show_verify_result(self, report: audit_service.VerifyReport) -> None:
         if report.ok:
-            self.status.setText(f"Verified: {report.entries} entries intact; head {report.head}.")
+            anchors = f", {report.anchors_checked} anchors match" if report.anchors_checked else ""
+            if report.keyed_through is not None:
+                anchors += f", the audit key covers entries up to {report.keyed_through}"
+            self.status.setText(f"Verified: {report.entries} entries intact{anchors}; head {report.head}. "
+                                "Keep the head outside the workspace as an anchor for later checks.")
             self.status.setStyleSheet("color: #1a7f37;")
             return
-        problems = [str(report.chain_break)] if report.chain_break else []
-        problems.extend(report.content_problems)
-        self.status.setText("Verification FAILED: " + "; ".join(problems[:3]))
+        problems = report.problems
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        self.status.setText("Verification FAILED:\n" + "\n".join(problems[:3]) + more)
         self.status.setStyleSheet("color: #b42318; font-weight: bold;")
 
     def export_dialog(self) -> None:
