@@ -15,7 +15,7 @@ from spm_desktop.cli.common import (
     write_table,
 )
 from spm_desktop.domain.money import format_plain
-from spm_desktop.services import adjustment_service, close_service, inquiry_service, period_service
+from spm_desktop.services import adjustment_service, audit_service, close_service, inquiry_service, period_service
 from spm_desktop.store.tables.close import ADJUSTMENT_SOURCES, ADJUSTMENT_STATUSES, INQUIRY_STATES
 
 PERIOD_HEADER = ("period", "state", "start", "end", "latest_run", "calculated_by", "calculated_at",
@@ -51,7 +51,7 @@ def _register_period_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_adjust(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("adjust", help="manual payout adjustments: add, approve, reject, list")
+    group = subparsers.add_parser("adjust", help="manual payout adjustments: add, approve, reject, stage, withdraw, list")
     actions = group.add_subparsers(dest="adjust_command", metavar="ACTION")
     actions.required = True
 
@@ -75,9 +75,18 @@ def _register_adjust(subparsers: argparse._SubParsersAction) -> None:
         decide.set_defaults(handler=_adjust_decide, decision=name)
 
     stage = actions.add_parser(
-        "stage", help="turn imported adjustment records into pending adjustments (all rows or none)")
+        "stage", help="turn valid imported adjustment records into pending adjustments; list the rejected rows "
+        "on stderr and exit 1 when any row was rejected")
     add_workspace_argument(stage)
     stage.set_defaults(handler=_adjust_stage)
+
+    withdraw = actions.add_parser(
+        "withdraw", help="withdraw an imported adjustment record that staging rejected, so staging skips it")
+    add_workspace_argument(withdraw)
+    withdraw.add_argument("record", type=int, metavar="RECORD_ID",
+                          help="record id of the imported row, as 'spm adjust stage' names it")
+    withdraw.add_argument("--note", help="reason for the withdrawal, kept in the audit trail")
+    withdraw.set_defaults(handler=_adjust_withdraw)
 
     listing = actions.add_parser("list", help="list adjustments, newest first")
     add_workspace_argument(listing)
@@ -141,9 +150,11 @@ def _approve(args: argparse.Namespace) -> int:
 def _close(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace:
         outcome = close_service.close(workspace, args.period)
+        anchor = audit_service.head(workspace)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{outcome.period.label} closed by {outcome.period.closed_by}")
+    print(f"audit anchor {anchor}: {audit_service.ANCHOR_ADVICE}")
     return 0
 
 
@@ -180,10 +191,23 @@ def _adjust_decide(args: argparse.Namespace) -> int:
 
 def _adjust_stage(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace:
-        created = adjustment_service.stage_imported(workspace)
-    ids = ", ".join(str(adjustment.id) for adjustment in created)
-    suffix = f" (ids {ids}), pending approval by another user" if created else ""
-    print(f"staged {len(created)} imported adjustments{suffix}")
+        outcome = adjustment_service.stage_imported(workspace)
+    ids = ", ".join(str(adjustment.id) for adjustment in outcome.staged)
+    suffix = f" (ids {ids}), pending approval by another user" if outcome.staged else ""
+    print(f"staged {len(outcome.staged)} imported adjustments{suffix}")
+    if not outcome.rejected:
+        return 0
+    print(f"error: {len(outcome.rejected)} imported adjustment rows were rejected and not staged:", file=sys.stderr)
+    for problem in outcome.rejected:
+        print(f"  {problem.message}", file=sys.stderr)
+    return 1
+
+
+def _adjust_withdraw(args: argparse.Namespace) -> int:
+    with open_workspace(args) as workspace:
+        withdrawn = adjustment_service.withdraw_imported(workspace, args.record, args.note)
+    print(f"imported adjustment record {withdrawn.record_id} ({withdrawn.location()}) withdrawn; "
+          "staging skips it from now on")
     return 0
 
 

@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_workspace_argument(payroll)
     add_period_argument(payroll)
     payroll.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="output file, .csv or .xlsx")
+    payroll.add_argument("--again", action="store_true",
+                         help="export plan periods that payroll already received (warns on stderr); without it "
+                         "such an export exits 1")
     payroll.set_defaults(handler=_payroll)
 
 
@@ -62,7 +65,10 @@ def _statements(args: argparse.Namespace) -> int:
 
 def _payroll(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace:
-        summary = payroll_service.export_payroll(workspace, args.period, args.output)
+        summary = payroll_service.export_payroll(workspace, args.period, args.output, again=args.again)
+    for earlier in summary.earlier:
+        print(f"warning: payroll of {', '.join(earlier.periods)} was already exported {earlier.describe()}; "
+              "make sure payroll does not pay both files", file=sys.stderr)
     totals = ", ".join(f"{amount:f} {currency}" for currency, amount in sorted(summary.totals.items())) or "0.00"
     print(f"wrote {summary.rows} payroll rows of {args.period} to {summary.path} (total {totals}); "
           f"SHA-256 {summary.file_sha256}")

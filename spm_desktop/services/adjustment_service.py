@@ -22,10 +22,17 @@ from sqlalchemy import Connection, select
 
 from spm_desktop.domain import money
 from spm_desktop.domain.canonical import canonical_json
+from spm_desktop.domain.problems import Problem
 from spm_desktop.domain.records import record_set
 from spm_desktop.services import period_service
 from spm_desktop.services.context import UnitOfWork, Workspace
-from spm_desktop.services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from spm_desktop.services.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    SpmError,
+    ValidationError,
+)
 from spm_desktop.store.tables.close import adjustments
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,7 @@ REASON_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 MANUAL_SOURCES = ("manual", "inquiry", "import")
 PRIOR_PERIOD_REASON = "PRIOR_PERIOD"
+MAX_AMOUNT = Decimal(10) ** 14
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,10 @@ def parse_amount(value: object, currency: str) -> int:
         )
     if amount == 0:
         raise ValidationError("adjustment amount is 0; give a positive amount to pay more or a negative one to recover")
+    # The engine carries adjustments in 1/10,000 units in a signed 64-bit integer.
+    if abs(amount) >= MAX_AMOUNT:
+        raise ValidationError(f"adjustment amount {value} has more than 14 integer digits; the largest is "
+                              "99999999999999.99. Check it for a typing mistake")
     return money.to_minor(amount, currency)
 
 
@@ -217,7 +229,8 @@ def _check_decision(connection: Connection, adjustment: Adjustment, status: str,
     period_service.assert_period_open(connection, adjustment.period)
     if status == "approved" and adjustment.author.casefold() == user.casefold():
         raise PermissionDeniedError(
-            f"adjustment {adjustment.id} was created by {user}; another user must approve it (maker-checker)"
+            f"adjustment {adjustment.id} was created by {adjustment.author} and the acting user is {user}; "
+            "another user must approve it (maker-checker)"
         )
 
 
@@ -309,40 +322,150 @@ def _frame_row(participant_id: str, period: str, amount_minor: int, currency: st
     return [participant_id, period, amount_e4, currency, reason_code, note, adjustment_id, source, source_period]
 
 
-def stage_imported(workspace: Workspace) -> list[Adjustment]:
-    """Turn imported ``adjustments`` records that are not staged yet into pending adjustments.
+WITHDRAW_IMPORT_ACTION = "adjustment.import_withdraw"
 
-    All rows or none: a row that names an unknown participant, a closed or invalid period,
-    or an amount the currency cannot hold rejects the whole batch with one problem per row.
-    Each staged adjustment keeps the record's id, import batch and row in ``detail``.
+
+@dataclass(frozen=True)
+class ImportedRow:
+    """An imported ``adjustments`` record that is not staged yet, with the file row it came from."""
+
+    record_id: int
+    file_name: str | None
+    source_row: int | None
+    participant_id: str
+    period: str
+    amount: Decimal
+    currency: str | None
+    reason_code: str
+    note: str | None
+
+    def location(self) -> str:
+        """Return 'row R of FILE' (or what of it is known) for messages."""
+        row = f"row {self.source_row}" if self.source_row is not None else f"record {self.record_id}"
+        return f"{row} of {self.file_name}" if self.file_name else row
+
+
+@dataclass(frozen=True)
+class StagingOutcome:
+    """The adjustments ``stage_imported`` created and one problem per imported row it rejected."""
+
+    staged: list[Adjustment]
+    rejected: list[Problem]
+
+
+def stage_imported(workspace: Workspace) -> StagingOutcome:
+    """Turn each valid imported ``adjustments`` record that is not staged yet into a pending adjustment.
+
+    A row that names an unknown participant, a closed or invalid period, or an amount
+    the currency cannot hold stays unstaged and is reported with its file row, the
+    reason and what to do. Each staging reports it again until ``withdraw_imported``
+    withdraws it; a corrected row arrives as a new record with the next import. Each
+    staged adjustment keeps the record's id, import batch and row in ``detail``.
     """
-    from spm_desktop.domain.problems import Problem
-    from spm_desktop.services.errors import SpmError
-    from spm_desktop.store.tables.records import RECORD_TABLES
-
-    records = RECORD_TABLES["adjustments"]
     with workspace.transaction() as unit:
-        staged = _staged_record_ids(unit.connection)
-        rows = unit.connection.execute(select(records).order_by(records.c.id)).mappings().all()
         created: list[Adjustment] = []
         problems: list[Problem] = []
-        for row in rows:
-            if row["id"] in staged:
-                continue
-            amount = money.from_record_units(int(row["amount_e4"]))
-            detail = {"record_id": row["id"], "batch_id": row["batch_id"], "source_row": row["source_row"]}
+        for row in _unstaged_rows(unit.connection):
+            detail = {"record_id": row.record_id, "batch_id": row.batch_id, "source_row": row.imported.source_row}
             try:
-                adjustment = create_in(unit, row["participant_id"], row["period"], amount, row["reason_code"],
-                                       note=row["note"], currency=row["currency"], source="import", detail=detail)
+                adjustment = create_in(unit, row.imported.participant_id, row.imported.period, row.imported.amount,
+                                       row.imported.reason_code, note=row.imported.note,
+                                       currency=row.imported.currency, source="import", detail=detail)
             except SpmError as error:
-                problems.append(Problem("adjustment.import_rejected", str(error), row=row["source_row"],
-                                        participant_id=row["participant_id"], value=str(amount)))
+                problems.append(_rejected_problem(row.imported, str(error)))
                 continue
             created.append(adjustment)
-        if problems:
-            raise ValidationError(f"{len(problems)} imported adjustment rows were rejected, so none was staged; "
-                                  "correct the rows and import the file again", problems)
-    return created
+    if problems:
+        log.warning("staging imported adjustments: %d staged, %d rows rejected", len(created), len(problems))
+    return StagingOutcome(created, problems)
+
+
+def _rejected_problem(imported: ImportedRow, reason: str) -> Problem:
+    message = (f"{imported.location()}: {reason}. Import the corrected row, then withdraw this one with "
+               f"'spm adjust withdraw WORKSPACE {imported.record_id}' so staging skips it")
+    return Problem("adjustment.import_rejected", message, file=imported.file_name, row=imported.source_row,
+                   participant_id=imported.participant_id, value=str(imported.amount))
+
+
+@dataclass(frozen=True)
+class _UnstagedRow:
+    record_id: int
+    batch_id: int | None
+    imported: ImportedRow
+
+
+def _unstaged_rows(connection: Connection) -> list[_UnstagedRow]:
+    """Read imported adjustment records neither staged nor withdrawn, in import order."""
+    from spm_desktop.store.tables.records import RECORD_TABLES, import_batches
+
+    records = RECORD_TABLES["adjustments"]
+    skipped = _staged_record_ids(connection) | _withdrawn_record_ids(connection)
+    files = dict(connection.execute(select(import_batches.c.id, import_batches.c.file_name)).all())
+    found = []
+    for row in connection.execute(select(records).order_by(records.c.id)).mappings():
+        if row["id"] in skipped:
+            continue
+        imported = ImportedRow(
+            record_id=row["id"], file_name=files.get(row["batch_id"]), source_row=row["source_row"],
+            participant_id=row["participant_id"], period=row["period"],
+            amount=_record_amount(int(row["amount_e4"])), currency=row["currency"],
+            reason_code=row["reason_code"], note=row["note"])
+        found.append(_UnstagedRow(row["id"], row["batch_id"], imported))
+    return found
+
+
+def _record_amount(amount_e4: int) -> Decimal:
+    """Return a record amount with two decimals, or with as many as it needs beyond two (0.001, not 0.0010)."""
+    amount = money.from_record_units(amount_e4)
+    if amount == amount.quantize(Decimal("0.01")):
+        return amount.quantize(Decimal("0.01"))
+    return amount.normalize()
+
+
+def unstaged_imports(workspace: Workspace) -> list[ImportedRow]:
+    """Return the imported adjustment rows that are neither staged nor withdrawn, in import order."""
+    with workspace.read() as connection:
+        return [row.imported for row in _unstaged_rows(connection)]
+
+
+def withdraw_imported(workspace: Workspace, record_id: int, note: str | None = None) -> ImportedRow:
+    """Withdraw an imported adjustment row that is not staged, so staging skips it from now on.
+
+    The record itself stays, as every imported record does; the withdrawal is an audit
+    entry naming the record and its values. A staged row is a pending adjustment
+    instead, which its author or another user rejects.
+    """
+    with workspace.transaction() as unit:
+        connection = unit.connection
+        rows = {row.record_id: row.imported for row in _unstaged_rows(connection)}
+        if record_id not in rows:
+            raise _not_withdrawable(connection, record_id)
+        withdrawn = rows[record_id]
+        after = {**asdict(withdrawn), "amount": str(withdrawn.amount), "note": (note or "").strip() or None,
+                 "row_note": withdrawn.note}
+        unit.audit(WITHDRAW_IMPORT_ACTION, "adjustment_record", record_id, after=after)
+    log.info("imported adjustment record %s withdrawn", record_id)
+    return withdrawn
+
+
+def _not_withdrawable(connection: Connection, record_id: int) -> SpmError:
+    if record_id in _withdrawn_record_ids(connection):
+        return ConflictError(f"imported adjustment record {record_id} is already withdrawn")
+    if record_id in _staged_record_ids(connection):
+        return ConflictError(
+            f"imported adjustment record {record_id} is already staged as a pending adjustment; reject that "
+            "adjustment with 'spm adjust reject' instead (find its id with 'spm adjust list --source import')"
+        )
+    return NotFoundError(
+        f"imported adjustment record {record_id} does not exist; 'spm adjust stage' names the records it rejects"
+    )
+
+
+def _withdrawn_record_ids(connection: Connection) -> set[int]:
+    from spm_desktop.store.tables.core import audit_log
+
+    statement = select(audit_log.c.entity_id).where(audit_log.c.action == WITHDRAW_IMPORT_ACTION)
+    return {int(value) for (value,) in connection.execute(statement)}
 
 
 def _staged_record_ids(connection: Connection) -> set[int]:

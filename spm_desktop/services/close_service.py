@@ -21,6 +21,8 @@ from sqlalchemy import Connection, and_, func, inspect, or_, select, true
 from spm_desktop.exporting import safe
 from spm_desktop.services import adjustment_service, audit_service, period_service
 from spm_desktop.services.audit_service import AuditFilter
+from spm_desktop.services.calc.inputs import RECORD_SETS, load_records
+from spm_desktop.services.calc.storing import PERIOD_RECORDS, RUN_ACTION, RUN_ENTITY
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import (
     ConflictError,
@@ -30,7 +32,7 @@ from spm_desktop.services.errors import (
     ValidationError,
 )
 from spm_desktop.services.period_service import PeriodState
-from spm_desktop.services.prior_period import period_inputs_fingerprint
+from spm_desktop.services.prior_period import period_inputs_fingerprint, span_record_digests
 from spm_desktop.store import audit
 from spm_desktop.store.tables.calc import calc_runs
 from spm_desktop.store.tables.close import adjustments, inquiries, period_states
@@ -101,19 +103,23 @@ def _check_approvable(connection: Connection, period: PeriodState, user: str) ->
     if period.is_closed:
         raise PeriodLockedError(f"{period.label} is already closed; nothing is left to approve")
     if period.state == "open" or period.latest_run_id is None:
+        _reject_coarse_label(connection, period, "approve")
         raise ConflictError(f"{period.label} has not been calculated; run 'spm calc' for it first")
     if period.state == "approved":
         raise ConflictError(
             f"{period.label} is already approved by {period.approved_by} (run {period.approved_run_id}); "
             "close it, or recalculate it to approve a new run"
         )
-    # User names compare without case, because Windows logins ignore it.
-    if (period.calculated_by or "").casefold() == user.casefold():
+    # User names compare without case, because Windows logins ignore it. The maker is
+    # the user the run's audit entry recorded: the period row can be edited by hand.
+    maker = _run_maker(connection, period.latest_run_id) or period.calculated_by or ""
+    if maker.casefold() == user.casefold() or (period.calculated_by or "").casefold() == user.casefold():
         raise PermissionDeniedError(
-            f"{user} ran the latest calculation of {period.label} (run {period.latest_run_id}); "
-            "another user must approve it (maker-checker)"
+            f"{maker} ran the latest calculation of {period.label} (run {period.latest_run_id}) and the acting "
+            f"user is {user}; another user must approve it (maker-checker)"
         )
     _check_run_without_errors(connection, period)
+    _check_records_unchanged(connection, period, period.latest_run_id, "approving")
     _check_prior_adjustments_current(connection, period)
     late = adjustment_service.decided_since(connection, period.label, period.calculated_at or "")
     if late:
@@ -122,6 +128,14 @@ def _check_approvable(connection: Connection, period: PeriodState, user: str) ->
             f"adjustment {ids} of {period.label} was approved after the latest calculation; "
             f"recalculate {period.label} so the payout includes it, then approve"
         )
+
+
+def _run_maker(connection: Connection, run_id: int) -> str | None:
+    """Return the user whose audit entry stored calculation run ``run_id``."""
+    return connection.execute(
+        select(audit_log.c.user).where(audit_log.c.action == RUN_ACTION, audit_log.c.entity_type == RUN_ENTITY,
+                                       audit_log.c.entity_id == str(run_id)).order_by(audit_log.c.seq).limit(1)
+    ).scalar_one_or_none()
 
 
 def close(workspace: Workspace, label: str) -> CloseOutcome:
@@ -143,6 +157,8 @@ def close(workspace: Workspace, label: str) -> CloseOutcome:
 def _check_closable(connection: Connection, period: PeriodState) -> None:
     if period.is_closed:
         raise PeriodLockedError(f"{period.label} is already closed by {period.closed_by}")
+    if period.state == "open":
+        _reject_coarse_label(connection, period, "close")
     if period.state != "approved":
         hint = "calculate it, have another user approve it, then close it" if period.state == "open" \
             else "have a user other than the one who calculated it approve it first"
@@ -156,6 +172,7 @@ def _check_closable(connection: Connection, period: PeriodState) -> None:
             "so close the earlier periods first"
         )
     _check_prior_adjustments_current(connection, period)
+    _check_records_unchanged(connection, period, period.approved_run_id, "closing")
     unpaid = adjustment_service.decided_since(connection, period.label, period.calculated_at or "")
     if unpaid:
         ids = ", ".join(str(value) for value in unpaid)
@@ -169,6 +186,89 @@ def _check_closable(connection: Connection, period: PeriodState) -> None:
         raise ConflictError(
             f"adjustment {ids} of {period.label} is still pending; approve or reject it before closing, "
             "because a closed period's adjustments can no longer be decided"
+        )
+
+
+def _reject_coarse_label(connection: Connection, period: PeriodState, verb: str) -> None:
+    """Reject a label such as 2017 whose plan periods (2017-Q1 ...) carry the states, naming them.
+
+    A calculation of a coarser label stores one state per plan period inside it, so
+    approving and closing work on those plan periods one by one.
+    """
+    if period.start_date is None or period.end_date is None:
+        return
+    inside = [other.label for other in period_service.list_periods(connection)
+              if other.label != period.label and other.start_date is not None and other.end_date is not None
+              and period.start_date <= other.start_date and other.end_date <= period.end_date]
+    if inside:
+        raise ConflictError(
+            f"{period.label} has no state of its own: its calculation stored the plan periods "
+            f"{', '.join(inside)}; {verb} each of them, for example 'spm {verb} WORKSPACE --period {inside[0]}'"
+        )
+
+
+def close_blocker(connection: Connection, label: str) -> str | None:
+    """Return why the period cannot be closed now, or None when it can.
+
+    The GUI shows this next to a disabled Close button; ``close`` raises the same reason
+    as an error.
+    """
+    try:
+        _check_closable(connection, period_service.state(connection, label))
+    except (ConflictError, PeriodLockedError) as error:
+        return str(error)
+    return None
+
+
+def latest_audit_seq(connection: Connection) -> int:
+    """Return the sequence number of the newest audit entry (0 for none); every service write appends one."""
+    return connection.execute(select(func.max(audit_log.c.seq))).scalar_one() or 0
+
+
+def records_changed_since_run(connection: Connection, run_id: int | None) -> list[str]:
+    """Return the record sets whose records changed since run ``run_id`` read them.
+
+    A run records, per record set, the digest of the records that can change its
+    period's earnings (``prior_period.span_record_digests``: deals dated inside the
+    period, their splits, recent FX rates, all participants, hierarchy and quotas).
+    They are compared with the same digests now, without recalculating, so a deal
+    dated in a later period does not count. Runs stored before those digests existed
+    are compared on the fingerprints of whole record sets. Returns an empty list for a
+    run that is not stored or recorded neither.
+    """
+    if run_id is None:
+        return []
+    run = connection.execute(select(calc_runs.c.inputs, calc_runs.c.period_start, calc_runs.c.period_end)
+                             .where(calc_runs.c.id == run_id)).first()
+    if run is None:
+        return []
+    recorded = json.loads(run.inputs or "{}")
+    scoped = {name.removeprefix(PERIOD_RECORDS): digest for name, digest in recorded.items()
+              if name.startswith(PERIOD_RECORDS)}
+    if scoped:
+        now = span_record_digests(connection, run.period_start, run.period_end)
+        return [name for name, digest in scoped.items() if now.get(name) != digest]
+    # NOTE: runs stored before period digests existed are compared on whole record sets,
+    # so a change outside their period (a deal of a later quarter) also counts.
+    names = [name for name in RECORD_SETS if f"records.{name}" in recorded]
+    if not names:
+        return []
+    records = load_records(connection)
+    return [name for name in names if records.fingerprint(name) != recorded[f"records.{name}"]]
+
+
+def _check_records_unchanged(connection: Connection, period: PeriodState, run_id: int | None, action: str) -> None:
+    """Reject approving or closing a run whose records changed after it read them.
+
+    Closing fingerprints the records as they are at close time, so a change made after
+    the calculation would count as paid although the run never read it.
+    """
+    changed = records_changed_since_run(connection, run_id)
+    if changed:
+        again = "" if action == "approving" else " and have it approved again"
+        raise ConflictError(
+            f"the {', '.join(changed)} records changed since run {run_id} of {period.label} read them; "
+            f"recalculate {period.label}{again} before {action} it, so the payout includes the change"
         )
 
 
@@ -394,18 +494,29 @@ def verify_close_records(connection: Connection) -> list[str]:
     Returns one message per row edited, inserted or deleted outside the application.
     Prior-period adjustments that a recalculation replaced are deleted on purpose.
     """
+    from spm_desktop.domain.canonical import canonical_json
+
     recorded: dict[tuple[str, str], dict] = {}
     query = (select(audit_log.c.entity_type, audit_log.c.entity_id, audit_log.c.after)
              .where(audit_log.c.action.in_(_PERIOD_ACTIONS + _ADJUSTMENT_ACTIONS)).order_by(audit_log.c.seq))
     for entity_type, entity_id, after in connection.execute(query):
         recorded[(entity_type, entity_id)] = json.loads(after) if after else {}
+
+    # Besides who and what, the times, the close's records fingerprint and an adjustment's
+    # notes and detail are compared, so none of them can be rewritten by hand either.
+    period_fields = (*_PERIOD_FIELDS, "calculated_at", "approved_at", "closed_at", "closed_inputs")
+    adjustment_fields = (*_ADJUSTMENT_FIELDS, "note", "author", "created_at", "approved_at", "decision_note",
+                         "run_id", "inquiry_id", "detail")
     problems = []
     for row in connection.execute(select(period_states)).mappings():
-        problems += _compare(recorded.pop(("period", row["label"]), None), row, _PERIOD_FIELDS,
+        problems += _compare(recorded.pop(("period", row["label"]), None), row, period_fields,
                              f"period state {row['label']}")
     for row in connection.execute(select(adjustments)).mappings():
-        problems += _compare(recorded.pop(("adjustment", str(row["id"])), None), row, _ADJUSTMENT_FIELDS,
-                             f"adjustment {row['id']}")
+        expected = recorded.pop(("adjustment", str(row["id"])), None)
+        if expected is not None and isinstance(expected.get("detail"), dict):
+            # A prior-period adjustment's entry records its detail as JSON, the row as canonical JSON text.
+            expected = {**expected, "detail": canonical_json(expected["detail"])}
+        problems += _compare(expected, row, adjustment_fields, f"adjustment {row['id']}")
     replaced = _replaced_adjustment_ids(connection)
     for entity_type, entity_id in sorted(recorded):
         if entity_type == "period" or entity_id not in replaced:

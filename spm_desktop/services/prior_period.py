@@ -14,6 +14,7 @@ difference as adjustments naming the closed period, the cause and the deals:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections import defaultdict
@@ -301,24 +302,30 @@ _LINEAGE_COLUMNS = ("id", "batch_id", "source_row")
 def period_inputs_fingerprint(connection: Connection, period: PeriodState) -> str | None:
     """Return SHA-256 over the records that can change a period's earnings; None without dates.
 
-    Covers the deals dated inside the period and their credit splits, FX rates from
-    ``FX_LOOKBACK_DAYS`` before it, and all participants, hierarchy rows and quotas. It
-    reads the stored values in table order and leaves import lineage out, so
-    re-importing the same values does not count as a change.
+    The fingerprint of ``span_record_digests`` for the period's dates.
     NOTE: metric definitions are not covered. A recomputation reads the current metric
     versions, so a metric change after the close shows only with the next record change.
     """
-    import datetime as dt
-
-    from spm_desktop.store.tables.records import RECORD_TABLES
-
     if period.start_date is None or period.end_date is None:
         return None
+    return fingerprint(span_record_digests(connection, period.start_date, period.end_date))
+
+
+def span_record_digests(connection: Connection, start: dt.date, end: dt.date) -> dict[str, str]:
+    """Return SHA-256 per record set over the records that can change earnings between two dates.
+
+    Covers the deals dated inside the span and their credit splits, FX rates from
+    ``FX_LOOKBACK_DAYS`` before it, and all participants, hierarchy rows and quotas. It
+    reads the stored values in table order and leaves import lineage out, so
+    re-importing the same values does not count as a change.
+    """
+    from spm_desktop.store.tables.records import RECORD_TABLES
+
     deals = RECORD_TABLES["deals"]
     splits = RECORD_TABLES["credit_splits"]
     fx_rates = RECORD_TABLES["fx_rates"]
-    first, last = period.start_date.isoformat(), period.end_date.isoformat()
-    fx_first = (period.start_date - dt.timedelta(days=FX_LOOKBACK_DAYS)).isoformat()
+    first, last = start.isoformat(), end.isoformat()
+    fx_first = (start - dt.timedelta(days=FX_LOOKBACK_DAYS)).isoformat()
     in_period = deals.c.close_date.between(first, last)
     selections = {
         "deals": (deals, in_period),
@@ -326,8 +333,7 @@ def period_inputs_fingerprint(connection: Connection, period: PeriodState) -> st
         "fx_rates": (fx_rates, fx_rates.c.date.between(fx_first, last)),
         **{name: (RECORD_TABLES[name], true()) for name in ("participants", "hierarchy", "quotas")},
     }
-    digests = {name: _rows_digest(connection, table, condition) for name, (table, condition) in selections.items()}
-    return fingerprint(digests)
+    return {name: _rows_digest(connection, table, condition) for name, (table, condition) in selections.items()}
 
 
 def _rows_digest(connection: Connection, table: object, condition: object) -> str:

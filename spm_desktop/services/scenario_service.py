@@ -14,6 +14,7 @@ scenario plan (scenario side).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import statistics
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from spm_desktop.domain import review as review_domain
 from spm_desktop.domain.canonical import sha256_hex
 from spm_desktop.domain.money import MoneyError, from_minor, from_record_units, to_decimal, to_record_units
 from spm_desktop.domain.periods import Period
+from spm_desktop.domain.problems import Problem
 from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progress
 from spm_desktop.exporting import safe
 from spm_desktop.services import calc_service, period_service, plan_service, record_service, review_service
@@ -189,10 +191,18 @@ def _checked_plan(connection: Connection, text: str, source: str) -> plan_domain
     return plan
 
 
-def _override_rows(scenario_id: int, overrides: Sequence[QuotaOverride]) -> list[dict[str, object]]:
+def _override_rows(connection: Connection, scenario_id: int,
+                   overrides: Sequence[QuotaOverride]) -> list[dict[str, object]]:
+    """Validate the overrides like an import of quotas would and return their table rows.
+
+    Rejects, with one problem per override, a participant that is not imported and a
+    negative amount. A duplicate or an unreadable amount rejects at once.
+    """
+    known = _participant_ids(connection)
     rows = []
+    problems: list[Problem] = []
     seen: set[tuple[str, str, str]] = set()
-    for override in overrides:
+    for position, override in enumerate(overrides, start=1):
         key = (override.participant_id, override.quota_key, override.period)
         if key in seen:
             raise ValidationError(f"quota override for participant {override.participant_id!r}, quota "
@@ -202,10 +212,37 @@ def _override_rows(scenario_id: int, overrides: Sequence[QuotaOverride]) -> list
             amount = to_record_units(to_decimal(override.amount))
         except MoneyError as error:
             raise ValidationError(f"quota override for participant {override.participant_id!r}: {error}") from error
+        problems += _override_problems(position, override, amount, known)
         rows.append({"scenario_id": scenario_id, "participant_id": override.participant_id,
                      "quota_key": override.quota_key, "period": override.period, "amount_e4": amount,
                      "currency": override.currency})
+    if problems:
+        raise ValidationError(f"{len(problems)} quota overrides are invalid, so none was saved: "
+                              f"{problems[0].message}", problems)
     return rows
+
+
+def _participant_ids(connection: Connection) -> set[str]:
+    return {participant.participant_id for participant in record_service.list_participants(connection)}
+
+
+def _override_problems(position: int, override: QuotaOverride, amount_e4: int, known: set[str]) -> list[Problem]:
+    where = (f"quota override {position} (participant {override.participant_id!r}, quota {override.quota_key!r}, "
+             f"period {override.period!r})")
+    problems = []
+    if override.participant_id not in known:
+        close = difflib.get_close_matches(override.participant_id, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}?" if close else "; import the participant first or correct the id"
+        problems.append(Problem("scenario.unknown_participant",
+                                f"{where}: unknown participant {override.participant_id!r}{hint}",
+                                column="participant_id", value=override.participant_id,
+                                participant_id=override.participant_id))
+    if amount_e4 < 0:
+        problems.append(Problem("scenario.negative_quota",
+                                f"{where}: a quota cannot be negative; correct the amount",
+                                column="amount", value=str(override.amount),
+                                participant_id=override.participant_id))
+    return problems
 
 
 def create(workspace: Workspace, name: str, plan_name: str, *, version: int | None = None,
@@ -230,7 +267,7 @@ def create(workspace: Workspace, name: str, plan_name: str, *, version: int | No
             name=name, base_plan=base.name, base_version=base.version, document=text,
             document_hash=sha256_hex(text), description=description, created_by=unit.user, created_at=now,
             updated_by=unit.user, updated_at=now)).inserted_primary_key[0]
-        rows = _override_rows(scenario_id, overrides)
+        rows = _override_rows(connection, scenario_id, overrides)
         if rows:
             connection.execute(scenario_quotas.insert(), rows)
         unit.audit("scenario.create", SCENARIO, name, after={
@@ -256,7 +293,7 @@ def update(workspace: Workspace, name: str, *, document_text: str | None = None,
         connection.execute(sql_update(scenarios).where(scenarios.c.id == before.id).values(**values))
         if overrides is not None:
             connection.execute(delete(scenario_quotas).where(scenario_quotas.c.scenario_id == before.id))
-            rows = _override_rows(before.id, overrides)
+            rows = _override_rows(connection, before.id, overrides)
             if rows:
                 connection.execute(scenario_quotas.insert(), rows)
         after = find(connection, name)
@@ -310,11 +347,66 @@ def run(workspace: Workspace, name: str, period: str, *, progress: ProgressCallb
         info = find(connection, name)
         plan = scenario_plan(connection, name)
         overrides = quota_overrides(connection, info.id)
-    calc_service.calculate(workspace, period, progress=progress, cancel=cancel,
-                           plans_override={info.base_plan: plan}, kind=SCENARIO, scenario_id=info.id,
-                           quota_overrides=_overrides_frame(overrides) if overrides else None)
+    _calculate(workspace, info, plan, period, _overrides_frame(overrides) if overrides else None,
+               progress=progress, cancel=cancel)
     log.info("scenario %s calculated on %s", name, period)
     return compare(workspace, name, period, with_review=False)
+
+
+def _calculate(workspace: Workspace, info: ScenarioInfo, plan: plan_domain.Plan, period: str,
+               overrides: pd.DataFrame | None, *, progress: ProgressCallback,
+               cancel: CancelToken | None) -> None:
+    """Calculate and store the scenario's runs, carrying the official prior-period adjustments.
+
+    The official run of an open period pays prior-period adjustments, which it stores
+    approved. The scenario pays the same stored amounts, as it does with manual
+    adjustments, so an unchanged copy of the plan shows no difference.
+    NOTE: this repeats the steps of ``calc_service.calculate`` for scenario runs, because
+    that function recomputes prior-period adjustments only for official runs.
+    """
+    from spm_desktop.services.calc.computing import compute_runs, now_utc
+    from spm_desktop.services.calc.inputs import read_inputs
+    from spm_desktop.services.calc.storing import store_run
+
+    started_at = now_utc()
+    progress(0, 0, f"{period}: reading inputs")
+    with workspace.read() as connection:
+        inputs = read_inputs(connection, period, plans={info.base_plan: plan}, quota_overrides=overrides,
+                             kind=SCENARIO)
+        _carry_prior_period_adjustments(connection, inputs)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    prepared = compute_runs(inputs, kind=SCENARIO, scenario_id=info.id, started_at=started_at,
+                            progress=progress, cancel=cancel)
+    if not prepared:
+        raise NotFoundError(f"no plan period of {period} was calculated; "
+                            + "; ".join(problem.message for problem in inputs.skipped))
+    with workspace.transaction() as unit:
+        for item in prepared:
+            store_run(unit, item, progress=progress, cancel=cancel)
+
+
+def _carry_prior_period_adjustments(connection: Connection, inputs: object) -> None:
+    """Add the stored prior-period adjustments of the periods being calculated to the engine inputs."""
+    import dataclasses
+
+    from spm_desktop.services import adjustment_service
+    from spm_desktop.services.calc.inputs import frame_fingerprint
+
+    engine_inputs = inputs.engine_inputs  # type: ignore[attr-defined]
+    frames = [engine_inputs.adjustments]
+    for label in inputs.periods:  # type: ignore[attr-defined]
+        stored = adjustment_service.query(connection, period=label, source="prior_period", status="approved")
+        if stored:
+            extra = adjustment_service.adjustments_frame(connection, label, sorted(stored, key=lambda a: a.id))
+            frames.append(extra[extra["source"] == "prior_period"][list(engine_inputs.adjustments.columns)])
+    if len(frames) == 1:
+        return
+    combined = pd.concat(frames, ignore_index=True)
+    for column in ("amount", "adjustment_id"):
+        combined[column] = pd.array(combined[column].tolist(), dtype="Int64")
+    inputs.engine_inputs = dataclasses.replace(engine_inputs, adjustments=combined)  # type: ignore[attr-defined]
+    inputs.fingerprints["adjustments"] = frame_fingerprint(combined)  # type: ignore[attr-defined]
 
 
 def compare(workspace: Workspace, name: str, period: str, *, with_review: bool = True,

@@ -16,6 +16,9 @@ from spm_desktop.services import close_service, statement_service
 from spm_desktop.services.context import Workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exporting"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "statements"))
+from long_statement_workspace import create_long_statement_workspace
+from statement_processes import cli_statement_pdf
 from statement_workspace import PERIOD, create_statement_workspace
 
 
@@ -82,6 +85,40 @@ def test_export_selected_writes_one_statement(qtbot, area: StatementsArea, tmp_p
     _click(qtbot, area, "exportSelected")
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["statement_2017-Q3_P-1007.pdf"]
     assert "1 of them marked DRAFT" in area.findChild(QLabel, "statementStatus").text()
+
+
+def test_preview_pages_through_statement(qtbot, app_context, tmp_path: Path) -> None:
+    path = tmp_path / "long.spm"
+    create_long_statement_workspace(path)
+    app_context.set_workspace(Workspace.open(path, "tester"))
+    widget = StatementsArea(app_context)
+    qtbot.addWidget(widget)
+    widget.resize(1280, 820)
+    widget.show()
+    label = widget.findChild(QLabel, "previewPageLabel")
+    _select_row(qtbot, widget, 0)
+    assert label.text() == "Page 1 of 3"
+
+    qtbot.mouseClick(widget.findChild(QPushButton, "nextPage"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: label.text() == "Page 2 of 3", timeout=30_000)
+    assert not widget.findChild(QLabel, "statementPreview").pixmap().isNull()
+    assert widget.findChild(QPushButton, "previousPage").isEnabled()
+
+    qtbot.mouseClick(widget.findChild(QPushButton, "previousPage"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: label.text() == "Page 1 of 3", timeout=30_000)
+    assert not widget.findChild(QPushButton, "previousPage").isEnabled()
+
+
+def test_exported_pdf_matches_cli(qtbot, area: StatementsArea, prepared_path: Path, tmp_path: Path) -> None:
+    _set_output(area, tmp_path / "gui")
+    area.findChild(QCheckBox, "formatXlsx").setChecked(False)
+    _select_row(qtbot, area, 0)
+    _click(qtbot, area, "exportSelected")
+    from_gui = (tmp_path / "gui" / "statement_2017-Q3_P-1007.pdf").read_bytes()
+
+    from_cli = cli_statement_pdf(prepared_path, tmp_path / "cli")
+
+    assert from_gui == from_cli
 
 
 def test_export_all_writes_every_format(qtbot, area: StatementsArea, tmp_path: Path) -> None:

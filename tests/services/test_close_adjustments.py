@@ -224,3 +224,10 @@ def test_adjustments_frame_for_engine(maker, checker):
     assert list(frame["reason_code"]) == ["CLAWBACK_FIX", "PRIOR_PERIOD"]
     assert frame["note"][1] == "2017-Q1 Bookings: late deal (deals D9)"
     assert list(frame["source"]) == ["manual", "prior_period"]
+
+
+def test_self_approval_names_author_and_acting_user(maker):
+    created = adjustment_service.create(maker, "P1", "2017-Q2", "10.00", "FIX")
+    with pytest.raises(PermissionDeniedError) as raised:
+        adjustment_service.approve(maker.as_user("MAKER"), created.id)
+    assert f"adjustment {created.id} was created by maker and the acting user is MAKER" in str(raised.value)

@@ -144,6 +144,8 @@ def _late_changes(workspace):
         ])
         table = RECORD_TABLES["fx_rates"]
         unit.connection.execute(table.update().values(rate="1.20"))
+        # Stands for the imports that make these changes, so audit verify accepts them.
+        unit.audit("records.import", "import_batch", "late changes", after={"record_set": "deals"})
 
 
 def _prior_of(workspace, label):

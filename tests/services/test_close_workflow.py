@@ -269,3 +269,20 @@ def test_close_rejects_adjustment_approved_after_approval(maker, checker):
     adjustment_service.approve(checker, created.id)
     with pytest.raises(ConflictError, match="closing now would never pay it"):
         close_service.close(checker, "2017-Q1")
+
+
+def test_year_label_names_plan_periods(maker, checker):
+    _calculated(maker, "2017-Q1")
+    _calculated(maker, "2017-Q2", run_id=2)
+    with pytest.raises(ConflictError) as raised:
+        close_service.approve(checker, "2017")
+    message = str(raised.value)
+    assert "2017 has no state of its own" in message
+    assert "plan periods 2017-Q1, 2017-Q2" in message
+    assert "'spm approve WORKSPACE --period 2017-Q1'" in message
+
+
+def test_close_year_label_names_plan_periods(maker, checker):
+    _calculated(maker, "2017-Q1")
+    with pytest.raises(ConflictError, match="close each of them"):
+        close_service.close(checker, "2017")

@@ -1,8 +1,8 @@
 """The Statements area: preview a participant's payout statement, export statements and payroll.
 
-Reading a statement and writing files run in workers through ``context.run``. The preview
-page is drawn onto an image with the same drawing operations as the PDF, so the preview
-matches the issued file.
+Reading a statement, drawing preview pages and writing files run in workers through
+``context.run``. The preview page is drawn onto an image with the same drawing operations
+as the PDF, so the preview matches the issued file; the UI thread only shows the image.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtGui import QDesktopServices, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -53,15 +54,25 @@ def _button(name: str, text: str) -> QPushButton:
     return button
 
 
-def preview_document(workspace: Workspace, period: str, participant_id: str, *, progress: ProgressCallback,
-                     cancel: CancelToken) -> object:
-    """Read one statement and lay it out into pages (runs in a worker thread)."""
+def preview_document(workspace: Workspace, period: str, participant_id: str, dpi: float, *,
+                     progress: ProgressCallback, cancel: CancelToken) -> tuple[object, QImage]:
+    """Read one statement, lay it out into pages and draw the first at ``dpi`` (runs in a worker thread)."""
     from spm_desktop.exporting.statement_pdf import layout_statement
 
     progress(0, 0, f"reading the statement of {participant_id}")
     data = statement_service.statement_for(workspace, period, participant_id)
     cancel.raise_if_cancelled()
-    return layout_statement(data, statement_service.page_size(workspace))
+    document = layout_statement(data, statement_service.page_size(workspace))
+    return document, preview_page(document, 0, dpi, progress=progress, cancel=cancel)
+
+
+def preview_page(document: object, index: int, dpi: float, *, progress: ProgressCallback,
+                 cancel: CancelToken) -> QImage:
+    """Draw one laid-out page onto an image (runs in a worker thread: a page takes tens of milliseconds)."""
+    from spm_desktop.exporting.statement_pdf import paint_page_image
+
+    cancel.raise_if_cancelled()
+    return paint_page_image(document, index, dpi)  # type: ignore[arg-type]
 
 
 class StatementsArea(Area):
@@ -71,9 +82,12 @@ class StatementsArea(Area):
         super().__init__(context)
         self.document: object | None = None
         self.page_index = 0
+        # Number of the latest preview request. Results of older requests can arrive later and are dropped.
+        self.preview_request = 0
         self.choices: list[statement_service.StatementChoice] = []
         self.last_export: statement_service.ExportSummary | None = None
         self.last_payroll: payroll_service.PayrollSummary | None = None
+        self.payroll_again_dialog: QMessageBox | None = None
 
         self.stack = QStackedWidget()
         self.empty = empty_state_label(NO_WORKSPACE)
@@ -196,6 +210,7 @@ class StatementsArea(Area):
 
     def on_workspace_changed(self, workspace: Workspace | None) -> None:
         self.document = None
+        self.preview_request += 1
         if workspace is None:
             self.empty.setText(NO_WORKSPACE)
             self.stack.setCurrentIndex(0)
@@ -244,6 +259,7 @@ class StatementsArea(Area):
         ])
         self.choice_view.resizeColumnsToContents()
         self.document = None
+        self.preview_request += 1
         self.preview.setPixmap(QPixmap())
         self.preview.setText("Select a participant to preview the statement.")
         self._update_navigation()
@@ -261,25 +277,42 @@ class StatementsArea(Area):
         workspace = self.workspace
         if choice is None or workspace is None:
             return
+        self.preview_request += 1
+        request = self.preview_request
         self.preview.setText(f"Reading the statement of {choice.participant_id}...")
         self.context.run("Preparing the preview", preview_document, workspace, choice.period, choice.participant_id,
-                         on_success=self._show_document, parent=self, show_progress=False)
+                         self._preview_dpi(), on_success=lambda result: self._show_document(request, result),
+                         parent=self, show_progress=False)
 
-    def _show_document(self, document: object) -> None:
-        self.document = document
-        self._show_page(0)
+    def _preview_dpi(self) -> float:
+        """Return the resolution that fits the page to the preview panel's width."""
+        from spm_desktop.exporting.statement_pdf import PAGE_SIZES
+
+        page_size = self.document.page_size if self.document is not None else "A4"  # type: ignore[attr-defined]
+        available = max(self.scroll.viewport().width() - 24, 200)
+        return min(MAX_PREVIEW_DPI, max(MIN_PREVIEW_DPI, available / PAGE_SIZES[page_size][0] * 72))
+
+    def _show_document(self, request: int, result: tuple[object, QImage]) -> None:
+        if request != self.preview_request:
+            return
+        self.document, image = result
+        self._show_image(request, 0, image)
 
     def _show_page(self, index: int) -> None:
-        from spm_desktop.exporting.statement_pdf import PAGE_SIZES, paint_page_image
-
         if self.document is None:
             return
         pages = self.document.pages  # type: ignore[attr-defined]
-        self.page_index = max(0, min(index, len(pages) - 1))
-        page_width = PAGE_SIZES[self.document.page_size][0]  # type: ignore[attr-defined]
-        available = max(self.scroll.viewport().width() - 24, 200)
-        dpi = min(MAX_PREVIEW_DPI, max(MIN_PREVIEW_DPI, available / page_width * 72))
-        image = paint_page_image(self.document, self.page_index, dpi)  # type: ignore[arg-type]
+        index = max(0, min(index, len(pages) - 1))
+        self.preview_request += 1
+        request = self.preview_request
+        self.context.run("Drawing the preview page", preview_page, self.document, index, self._preview_dpi(),
+                         on_success=lambda image: self._show_image(request, index, image), parent=self,
+                         show_progress=False)
+
+    def _show_image(self, request: int, index: int, image: QImage) -> None:
+        if request != self.preview_request:
+            return
+        self.page_index = index
         self.preview.setPixmap(QPixmap.fromImage(image))
         self._update_navigation()
 
@@ -348,11 +381,42 @@ class StatementsArea(Area):
         path, _ = QFileDialog.getSaveFileName(self, "Export payroll", default, "CSV (*.csv);;Excel workbook (*.xlsx)")
         if not path:
             return
-        self.context.run("Exporting payroll", payroll_service.export_payroll, workspace, period, Path(path),
-                         on_success=self._payroll_exported, changes=("audit",), parent=self)
+        earlier = payroll_service.exports_of(workspace, period)
+        if earlier:
+            self._confirm_payroll_again(period, Path(path), earlier)
+            return
+        self._run_payroll(workspace, period, Path(path), again=False)
+
+    def _confirm_payroll_again(self, period: str, path: Path, earlier: list[payroll_service.EarlierExport]) -> None:
+        """Ask before exporting plan periods that payroll already received; export only on Yes."""
+        lines = "\n".join(f"- {', '.join(entry.periods)} {entry.describe()}" for entry in earlier)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Payroll already exported",
+                          f"Payroll of {period} was exported before:\n{lines}\n\nExporting it again makes payroll "
+                          "pay these payouts twice unless payroll did not process the earlier file. Export again?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("payrollAgainDialog")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.finished.connect(lambda _result: self._payroll_confirmed(box, period, path))
+        self.payroll_again_dialog = box
+        box.open()
+
+    def _payroll_confirmed(self, box: QMessageBox, period: str, path: Path) -> None:
+        workspace = self.workspace
+        if box.clickedButton() is not box.button(QMessageBox.StandardButton.Yes) or workspace is None:
+            self.status.setText(f"Payroll of {period} was not exported again.")
+            return
+        self._run_payroll(workspace, period, path, again=True)
+
+    def _run_payroll(self, workspace: Workspace, period: str, path: Path, *, again: bool) -> None:
+        def export(*, progress: ProgressCallback, cancel: CancelToken) -> payroll_service.PayrollSummary:
+            return payroll_service.export_payroll(workspace, period, path, progress, cancel, again=again)
+
+        self.context.run("Exporting payroll", export, on_success=self._payroll_exported, changes=("audit",),
+                         parent=self)
 
     def _payroll_exported(self, summary: payroll_service.PayrollSummary) -> None:
         self.last_payroll = summary
         totals = ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted(summary.totals.items()))
         missing = f"; {len(summary.missing_payroll_ids)} without payroll id" if summary.missing_payroll_ids else ""
-        self.status.setText(f"Wrote {summary.rows} payroll rows to {summary.path} (total {totals}){missing}.")
+        again = f" It repeats {len(summary.earlier)} earlier export(s)." if summary.earlier else ""
+        self.status.setText(f"Wrote {summary.rows} payroll rows to {summary.path} (total {totals}){missing}.{again}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 
 from sqlalchemy import Connection
 
@@ -16,6 +17,7 @@ from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progre
 from spm_desktop.services.calc.inputs import RecordFrames, RunInputs, read_inputs
 from spm_desktop.services.calc.rows import prepare_runs
 from spm_desktop.services.calc.storing import SCENARIO, PreparedRun
+from spm_desktop.services.errors import ValidationError
 
 
 def now_utc() -> str:
@@ -50,16 +52,22 @@ def _run_engine(inputs: RunInputs, progress: ProgressCallback, cancel: CancelTok
 
     The engine recalculates every period it is asked for and reads only the periods
     before them from their recorded results. A closed period inside a coarser label must
-    stay as recorded, so then each open period is calculated on its own.
+    stay as recorded, so then each open period is calculated on its own. An amount too
+    large to hold raises ValidationError naming the period.
     """
     from spm_desktop.domain.engine.calculation import calculate as run_calculation
 
-    if not any(problem.code == "calc.period_closed" for problem in inputs.skipped):
-        return [run_calculation(inputs.engine_inputs, progress, cancel)]
-    outcomes = []
-    for label in inputs.periods:
-        single = dataclasses.replace(inputs.engine_inputs, period=label)  # type: ignore[type-var]
-        outcome = run_calculation(single, progress, cancel)
-        mismatches = [problem for problem in outcome.problems if problem.code != "calc.period_mismatch"]
-        outcomes.append(dataclasses.replace(outcome, problems=tuple(mismatches)))
-    return outcomes
+    label = ", ".join(inputs.periods) or "the period"
+    try:
+        if not any(problem.code == "calc.period_closed" for problem in inputs.skipped):
+            return [run_calculation(inputs.engine_inputs, progress, cancel)]
+        outcomes = []
+        for period_label in inputs.periods:
+            single = dataclasses.replace(inputs.engine_inputs, period=period_label)  # type: ignore[type-var]
+            outcome = run_calculation(single, progress, cancel)
+            mismatches = [problem for problem in outcome.problems if problem.code != "calc.period_mismatch"]
+            outcomes.append(dataclasses.replace(outcome, problems=tuple(mismatches)))
+        return outcomes
+    except (OverflowError, decimal.Overflow) as error:
+        raise ValidationError(f"{label} cannot be calculated: an amount is too large to store ({error}); check "
+                              "plan rates and the largest record amounts") from error

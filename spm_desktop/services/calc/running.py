@@ -14,7 +14,7 @@ from spm_desktop.domain.progress import CancelToken, ProgressCallback, no_progre
 from spm_desktop.services import prior_period
 from spm_desktop.services.calc.computing import compute_runs, now_utc
 from spm_desktop.services.calc.inputs import read_inputs
-from spm_desktop.services.calc.storing import OFFICIAL, SCENARIO, RunSummary, store_run
+from spm_desktop.services.calc.storing import OFFICIAL, PERIOD_RECORDS, SCENARIO, RunSummary, store_run
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import NotFoundError
 
@@ -44,9 +44,13 @@ def calculate(workspace: Workspace, period_label: str, progress: ProgressCallbac
         inputs = read_inputs(connection, period_label, plans=plans_override, quota_overrides=quota_overrides,
                              kind=kind)
         prior: dict[str, list[object]] = {}
+        scoped: dict[str, dict[str, str]] = {}
         if kind == OFFICIAL:
             progress(0, 0, f"{period_label}: checking closed periods for changed data")
             prior = prior_period.apply_prior_period_adjustments(connection, inputs)  # type: ignore[assignment]
+            # What approve and close compare with, to find records changed after this run read them.
+            scoped = {label: prior_period.span_record_digests(connection, span.start, span.end)
+                      for label, span in inputs.periods.items()}
     if cancel is not None:
         cancel.raise_if_cancelled()
 
@@ -54,6 +58,8 @@ def calculate(workspace: Workspace, period_label: str, progress: ProgressCallbac
                             progress=progress, cancel=cancel)
     for run in prepared:
         run.prior_adjustments = list(prior.get(run.period_label, []))
+        run.inputs.update({f"{PERIOD_RECORDS}{name}": digest
+                           for name, digest in scoped.get(run.period_label, {}).items()})
     if not prepared:
         raise NotFoundError(f"no plan period of {period_label} was calculated; "
                             + "; ".join(problem.message for problem in inputs.skipped))

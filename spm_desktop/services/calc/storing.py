@@ -33,6 +33,9 @@ RUN_ENTITY = "calc_run"
 OFFICIAL = "official"
 SCENARIO = "scenario"
 
+# Prefix of the run inputs that hold, per record set, the digest of the records inside the
+# run's period (``prior_period.span_record_digests``).
+PERIOD_RECORDS = "period_records."
 
 @dataclass
 class PreparedRun:
