@@ -47,7 +47,7 @@ class Walkthrough:
         (widget or self.window).grab().save(str(IMG / f"walkthrough-{name}.png"))
 
     def open_as(self, path: Path, user: str) -> None:
-        self.window.settings.setValue("user", user)
+        self.window.acting_user = user
         self.context.wait_for(self.window.open_workspace(path), 120_000)
 
     def run(self) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install SPM Desktop, build the demo workspace on first use, and open it.
-# Without a display, the window opens on a virtual screen (Xvfb) and a screenshot
-# of it is written to demo-window.png.
+# Without a display, the window opens on a virtual screen (Xvfb) that is not shown
+# anywhere. Set DISPLAY to use your own screen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -14,10 +14,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import OperationalError
+
 from spm_desktop import __version__
 from spm_desktop.domain.progress import Cancelled
 from spm_desktop.logsetup import configure_logging
 from spm_desktop.services.errors import SpmError, ValidationError
+from spm_desktop.store.workspace import database_error
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ COMMAND_MODULES = (
     "review_commands",
     "tieout_commands",
     "demo_commands",
+    "settings_commands",
     "audit_commands",
 )
 
@@ -83,6 +87,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SpmError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        # Reads do not pass through the write transaction that translates these errors.
+        translated = database_error(error, str(getattr(args, "workspace", "the workspace")))
+        if translated is None:
+            raise
+        print(f"error: {translated}", file=sys.stderr)
+        return 1
+    except OverflowError as error:
+        # NOTE: a last resort that cannot name the value. Services should reject numbers too
+        # large for the 64-bit integer columns before they reach the database.
+        log.error("%s failed: a number is too large to store", args.command, exc_info=error)
+        print(f"error: a number is too large to store ({error}); nothing was changed. Check the amounts for a "
+              "typing mistake: amounts of up to 14 integer digits can be stored", file=sys.stderr)
         return 1
     except Cancelled:
         print("cancelled; nothing was changed", file=sys.stderr)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import decimal
+import logging
 import sys
 
 from spm_desktop.cli.common import (
@@ -11,10 +13,14 @@ from spm_desktop.cli.common import (
     add_workspace_argument,
     open_workspace,
     progress_bar,
+    write_csv,
     write_json,
     write_table,
 )
+from spm_desktop.exporting.safe import neutralise_text
 from spm_desktop.services import calc_service
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _calc(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace, progress_bar(f"Calculating {args.period}") as progress:
-        summaries = calc_service.calculate(workspace, args.period, progress)
+        try:
+            summaries = calc_service.calculate(workspace, args.period, progress)
+        except (OverflowError, decimal.Overflow) as error:
+            # NOTE: plan checks bound rates and amounts, but large sums can still exceed the 64-bit
+            # minor units that results are stored in. The engine raises then, and nothing is stored.
+            log.warning("calculation of %s overflowed: %s", args.period, error)
+            print(f"error: the calculation of {args.period} failed because an amount is too large to store "
+                  f"({error}); nothing was stored. Check the plan rates and the largest record amounts",
+                  file=sys.stderr)
+            return 1
     for summary in summaries:
         totals = ", ".join(f"{total:f} {currency}" for currency, total in sorted(summary.totals.items())) or "0.00"
         print(f"{summary.period}: run {summary.run_id}, {summary.participants} participants, "
@@ -57,12 +72,13 @@ def _calc(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace:
         rows = calc_service.period_results(workspace, args.period)
-    if args.format == "csv":
-        sys.stdout.write(calc_service.format_csv(rows))
-        return 0
     header, texts = calc_service.format_rows(rows)
-    if args.format == "json":
+    if args.format == "csv":
+        # The layout of calc_service.format_csv, with names that a spreadsheet would run as formulas quoted.
+        write_csv(header, texts)
+    elif args.format == "json":
         write_json([dict(zip(header, row, strict=True)) for row in texts])
     else:
-        write_table(header, texts)
+        write_table(header, [[neutralise_text(cell) if isinstance(cell, str) else cell for cell in row]
+                             for row in texts])
     return 0

@@ -17,6 +17,7 @@ from spm_desktop.cli.common import (
     write_table,
 )
 from spm_desktop.domain.money import round_half_up
+from spm_desktop.domain.problems import Problem
 from spm_desktop.domain.reconcile import Reconciliation
 from spm_desktop.services import metric_service
 
@@ -128,9 +129,21 @@ def _plain(value: object, unit: str = "") -> str:
     return f"{value.normalize():f}"
 
 
+def _report_date_problems(problems: list[Problem]) -> int:
+    """Print the records left out for an unusable date; return exit code 1 when there are any."""
+    for problem in problems:
+        print(str(problem), file=sys.stderr)
+    if not problems:
+        return 0
+    print(f"error: {len(problems)} record(s) with a date outside the usable years were left out, so the values "
+          "above are incomplete; correct the dates and re-import", file=sys.stderr)
+    return 1
+
+
 def _value(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace, progress_bar("Evaluating") as progress:
         values = metric_service.evaluate(workspace, args.key, args.period, progress=progress)
+        problems = metric_service.date_problems(workspace, [values.definition.source])
     header = ("participant_id", "value", "records")
     unit = values.definition.unit
     rows = [(row.participant_id, _plain(row.value, unit), row.records) for row in values.per_participant.itertuples()]
@@ -140,7 +153,7 @@ def _value(args: argparse.Namespace) -> int:
     else:
         print(f"{values.definition.key}@{values.definition.version} in {values.period.label}")
         write_table(header, rows)
-    return 0
+    return _report_date_problems(problems)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -148,6 +161,7 @@ def _compare(args: argparse.Namespace) -> int:
         result = metric_service.compare(workspace, args.key_a, args.key_b, args.period, progress=progress)
         if args.output is not None:
             metric_service.export_comparison(workspace, result, args.output)
+        problems = metric_service.date_problems(workspace, [result.a.source, result.b.source])
     header = ("participant_id", result.label_a, result.label_b, "difference")
     unit = result.a.unit
     rows = [(row.participant_id, _plain(row.value_a, unit), _plain(row.value_b, unit), _plain(row.difference, unit))
@@ -159,7 +173,7 @@ def _compare(args: argparse.Namespace) -> int:
         _print_comparison(result, header, rows)
     if args.output is not None:
         print(f"wrote the comparison to {args.output}", file=sys.stderr)
-    return 0
+    return _report_date_problems(problems)
 
 
 def _print_comparison(result: Reconciliation, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
@@ -175,6 +189,9 @@ def _print_comparison(result: Reconciliation, header: tuple[str, ...], rows: lis
                  for row in frame.head(SHOWN_RECORDS).itertuples()]
         if shown:
             write_table(("deal_id", "owner", "date", "value", "why the other excludes it"), shown)
+        if len(frame) > SHOWN_RECORDS:
+            print(f"(showing the first {SHOWN_RECORDS} of {len(frame)}; write all of them to a workbook "
+                  "with -o FILE.xlsx)")
     print(f"\n{len(result.changed)} record(s) counted by both with different values")
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from spm_desktop.cli.common import add_workspace_argument, open_workspace
+from spm_desktop.cli.common import add_workspace_argument
 from spm_desktop.services.context import Workspace
+from spm_desktop.store import workspace as store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +27,17 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    with open_workspace(args) as workspace:
-        for key, value in sorted(workspace.info().items()):
-            print(f"{key}: {value}")
+    """Print the info rows and schema without opening the workspace for writing, so nothing is upgraded."""
+    revision, info = store.describe_workspace(args.workspace)
+    head = store.head_revision()
+    info["schema"] = revision or "none"
+    for key, value in sorted(info.items()):
+        print(f"{key}: {value}")
+    if revision is not None and revision != head and revision in store.known_revisions():
+        print(f"note: schema {revision} is older than this version's schema {head}; any other spm "
+              "command on it, or opening it in the desktop application, upgrades it after writing a backup copy "
+              "next to it", file=sys.stderr)
+    elif revision is not None and revision not in store.known_revisions():
+        print(f"note: schema {revision} is newer than this version knows ({head}); install the newer version "
+              "of SPM Desktop to open it", file=sys.stderr)
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from spm_desktop.domain.expressions import ExpressionError, compile_expression
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
     from spm_desktop.domain.plans import Component, Plan, Tiers
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+# The engine adds result rows with these component names after a plan's own components.
+RESERVED_COMPONENT_NAMES = ("TOTAL", "Adjustments", "Draw")
+
+# Rates, amounts, targets and thresholds of a plan have at most 15 integer digits, because
+# a larger number is a typing mistake in practice. The bound keeps a single rate from
+# overflowing the 64-bit minor units of stored results, but large rates on large sums still can.
+MAX_INTEGER_DIGITS = 15
+_NUMBER_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
 
 
 def _problem(code: str, message: str, component: str | None = None, value: object = None) -> Problem:
@@ -187,14 +197,67 @@ def _check_payout_terms(plan: Plan) -> list[Problem]:
     return problems
 
 
-def validate_plan(plan: Plan, known_metrics: Collection[str], known_quota_keys: Collection[str]) -> list[Problem]:
-    """Return every problem that keeps a plan from being saved; an empty list means it is valid."""
-    problems = _check_header(plan) + _check_payout_terms(plan)
+def _component_numbers(component: Component) -> Iterator[tuple[str, Decimal]]:
+    if component.tiers is not None:
+        for index, band in enumerate(component.tiers.bands):
+            yield f"band {index + 1} from", band.start
+            yield f"band {index + 1} rate", band.rate
+            if band.to is not None:
+                yield f"band {index + 1} to", band.to
+    for index, point in enumerate(component.curve):
+        yield f"curve point {index + 1} attainment", point.attainment
+        yield f"curve point {index + 1} payout", point.payout
+    for name in ("cap", "amount_per_unit", "target"):
+        value = getattr(component, name)
+        if value is not None:
+            yield name, value
+    if component.hold is not None:
+        yield "hold share", component.hold.share
+
+
+def _check_number(value: Decimal, what: str, component: str | None = None) -> list[Problem]:
+    """Reject a number that is not finite or has more than MAX_INTEGER_DIGITS integer digits."""
+    where = f"component {component!r}: " if component else ""
+    if not value.is_finite():
+        return [_problem("plan.invalid_number", f"{where}{what} {value} is not a number; write a finite "
+                         "decimal such as 0.05", component, value)]
+    if abs(value) >= _NUMBER_LIMIT:
+        return [_problem("plan.number_too_large", f"{where}{what} {value} has more than {MAX_INTEGER_DIGITS} "
+                         f"integer digits; the largest allowed is {_NUMBER_LIMIT - 1}, so check it for a typing "
+                         "mistake", component, value)]
+    return []
+
+
+def _check_numbers(plan: Plan) -> list[Problem]:
+    problems = []
+    if plan.draw is not None:
+        problems += _check_number(plan.draw.amount, "draw amount")
+    for component in plan.components:
+        for what, value in _component_numbers(component):
+            problems += _check_number(value, what, component.name)
+    return problems
+
+
+def _check_component_names(plan: Plan) -> list[Problem]:
+    problems = []
+    reserved = {name.casefold(): name for name in RESERVED_COMPONENT_NAMES}
     seen: set[str] = set()
     for component in plan.components:
+        if component.name.strip().casefold() in reserved:
+            problems.append(_problem(
+                "plan.reserved_component", f"component name {component.name!r} is reserved, because results "
+                f"add rows named {', '.join(RESERVED_COMPONENT_NAMES)} (in any case); rename the component",
+                component.name, component.name))
         if component.name in seen:
             problems.append(_problem("plan.duplicate_component", f"component name {component.name!r} is used twice",
                                      component.name))
         seen.add(component.name)
-        problems += _check_component(component, known_metrics, known_quota_keys)
     return problems
+
+
+def validate_plan(plan: Plan, known_metrics: Collection[str], known_quota_keys: Collection[str]) -> list[Problem]:
+    """Return every problem that keeps a plan from being saved; an empty list means it is valid."""
+    problems = _check_header(plan) + _check_payout_terms(plan) + _check_component_names(plan)
+    for component in plan.components:
+        problems += _check_component(component, known_metrics, known_quota_keys)
+    return problems + _check_numbers(plan)

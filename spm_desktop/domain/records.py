@@ -63,6 +63,12 @@ DEAL_TYPES = ("sale", "refund", "credit_note", "cancellation")
 REVERSAL_TYPES = ("refund", "credit_note", "cancellation")
 SPLIT_KINDS = ("split", "overlay")
 RATE_TYPES = ("average", "end_of_day")
+# Dates that calculations can hold: pandas timestamps reach 1677-09-21 to 2262-04-11, and
+# whole years are easier to state. The importer rejects other dates.
+FIRST_USABLE_YEAR = 1678
+LAST_USABLE_YEAR = 2261
+# Amounts are stored as 1/10,000 units in a signed 64-bit integer, so 14 integer digits fit.
+MAX_RECORD_UNITS = 10**18
 
 RECORD_SETS: dict[str, RecordSetSpec] = {
     spec.name: spec

@@ -13,6 +13,8 @@ from spm_desktop.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
 
+LEGACY_USER_KEY = "user"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spm-desktop", description=f"{APP_NAME}: start the desktop application.")
@@ -36,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     log.info("starting %s %s, log file %s", APP_NAME, __version__, log_file)
 
     context = AppContext()
-    if args.user:
-        context.settings.setValue("user", args.user)
-    window = MainWindow(context)
+    if context.settings.contains(LEGACY_USER_KEY):
+        # Earlier versions saved --user here, so it stuck to every later start.
+        log.info("removed the acting user saved by an earlier version from the settings")
+        context.settings.remove(LEGACY_USER_KEY)
+    window = MainWindow(context, user=args.user)
     window.show()
     if args.demo is not None:
         if args.demo.exists():

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QLabel,
     QListWidget,
@@ -82,9 +83,14 @@ def _load_area(spec: AreaSpec, context: AppContext) -> Area:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, context: AppContext | None = None) -> None:
+    def __init__(self, context: AppContext | None = None, user: str | None = None) -> None:
+        """Build the window; ``user`` (from --user) acts in this window only and is never saved.
+
+        Without it, a workspace opens as SPM_USER, else the OS login.
+        """
         super().__init__()
         self.context = context or AppContext()
+        self.acting_user = user or None
         self.settings: QSettings = self.context.settings
         self.setWindowTitle(APP_NAME)
         self.setObjectName("mainWindow")
@@ -134,6 +140,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.setObjectName("recentMenu")
         file_menu.addSeparator()
+        self.settings_action = self._action("Workspace &settings...", None, self.show_workspace_settings)
+        self.settings_action.setObjectName("workspaceSettingsAction")
+        file_menu.addAction(self.settings_action)
         self.close_action = self._action("&Close workspace", QKeySequence.StandardKey.Close, self.close_workspace)
         file_menu.addAction(self.close_action)
         file_menu.addSeparator()
@@ -198,23 +207,31 @@ class MainWindow(QMainWindow):
             self.create_demo_workspace(Path(path))
 
     def create_workspace(self, path: Path):
-        user = self.settings.value("user") or None
-        return self.context.run("Creating workspace", _create_workspace, path, user,
+        return self.context.run("Creating workspace", _create_workspace, path, self.acting_user,
                                 on_success=self._workspace_opened, parent=self)
 
     def open_workspace(self, path: Path):
         """Open (and upgrade, when older) a workspace in a worker; returns the operation."""
-        user = self.settings.value("user") or None
-        return self.context.run(f"Opening {path.name}", _open_workspace, path, user,
+        return self.context.run(f"Opening {path.name}", _open_workspace, path, self.acting_user,
                                 on_success=self._workspace_opened, parent=self)
 
     def create_demo_workspace(self, path: Path):
-        user = self.settings.value("user") or None
-        return self.context.run("Building the demo workspace", _create_demo_workspace, path, user,
+        return self.context.run("Building the demo workspace", _create_demo_workspace, path, self.acting_user,
                                 on_success=self._workspace_opened, parent=self)
 
     def close_workspace(self) -> None:
         self.context.set_workspace(None)
+
+    def show_workspace_settings(self) -> QDialog | None:
+        """Open the workspace settings dialog (window-modal) and return it; None when no workspace is open."""
+        from spm_desktop.gui.settings_dialog import SettingsDialog
+
+        if self.context.workspace is None:
+            return None
+        dialog = SettingsDialog(self.context, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def _workspace_opened(self, workspace: Workspace) -> None:
         log.info("opened workspace %s (schema %s)", workspace.path, workspace.schema_revision)
@@ -228,11 +245,13 @@ class MainWindow(QMainWindow):
             self.schema_label.setText("")
             self.setWindowTitle(APP_NAME)
             self.close_action.setEnabled(False)
+            self.settings_action.setEnabled(False)
             return
         self.workspace_label.setText(f"{workspace.path}   |   user {workspace.user}")
         self.schema_label.setText(f"schema {workspace.schema_revision}")
         self.setWindowTitle(f"{workspace.path.name} - {APP_NAME}")
         self.close_action.setEnabled(True)
+        self.settings_action.setEnabled(True)
 
     def recent_workspaces(self) -> list[str]:
         value = self.settings.value("recent_workspaces", [])

@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 from spm_desktop.domain.money import RECORD_FACTOR
+from spm_desktop.domain.records import FIRST_USABLE_YEAR, LAST_USABLE_YEAR, MAX_RECORD_UNITS
 
 # Characters that exports put around values without meaning: no-break and thin spaces
 # become plain spaces, zero-width characters and byte-order marks disappear.
@@ -307,12 +308,22 @@ def _scale_floats(cells: Sequence[object], indexes: list[int], values: list[obje
 
 
 def _record_units(value: Decimal, index: int, issues: list[Issue], raw: str) -> int | None:
-    scaled = value.scaleb(4)
+    units, issue = _checked_units(value.scaleb(4), raw)
+    if issue is not None:
+        issues.append(Issue(index, issue.code, issue.severity, issue.message, issue.value))
+    return units
+
+
+def _checked_units(scaled: Decimal, raw: str) -> tuple[int | None, Issue | None]:
+    """Return an amount scaled to 1/10,000 units as an integer, or the issue that prevents storing it."""
     if scaled != scaled.to_integral_value():
-        issues.append(Issue(index, "too_many_decimals", "error",
-                            "the amount has more than four decimals; round it in the file", raw))
-        return None
-    return int(scaled)
+        return None, Issue(None, "too_many_decimals", "error",
+                           "the amount has more than four decimals; round it in the file", raw)
+    # Stored as 1/10,000 units in a signed 64-bit integer: 14 integer digits always fit.
+    if abs(scaled) >= MAX_RECORD_UNITS:
+        return None, Issue(None, "amount_too_large", "error",
+                           "the amount has more than 14 integer digits and cannot be stored; correct the value", raw)
+    return int(scaled), None
 
 
 def _parse_money_texts(cells: Sequence[object], indexes: list[int], values: list[object], issues: list[Issue],
@@ -362,11 +373,7 @@ def _units_of_text(text: str, mark: str) -> tuple[int | None, Issue | None]:
         if clean_text(text):
             return None, Issue(None, "invalid_amount", "error", "the text is not an amount; enter a number", text)
         return None, None
-    scaled = _decimal_from_text(parts, mark).scaleb(4)
-    if scaled != scaled.to_integral_value():
-        return None, Issue(None, "too_many_decimals", "error",
-                           "the amount has more than four decimals; round it in the file", text)
-    return int(scaled), None
+    return _checked_units(_decimal_from_text(parts, mark).scaleb(4), text)
 
 
 @dataclass
@@ -598,8 +605,19 @@ def parse_dates(cells: Sequence[object], *, with_time: bool, date_order: str = "
             else:
                 pending.append((index, reading, cell_text(cell)))  # type: ignore[arg-type]
     decision = _resolve_ambiguous(pending, values, issues, date_order)
+    _reject_unusable_years(cells, values, issues)
     _format_dates(values, with_time)
     return ColumnResult(values, issues, decision=decision)
+
+
+def _reject_unusable_years(cells: Sequence[object], values: list[object], issues: list[Issue]) -> None:
+    """Turn dates outside the years that calculations can hold into row errors."""
+    for index, value in enumerate(values):
+        if value is not None and not FIRST_USABLE_YEAR <= value.year <= LAST_USABLE_YEAR:  # type: ignore[attr-defined]
+            values[index] = None
+            issues.append(Issue(index, "date_out_of_range", "error",
+                                f"the date is outside the years {FIRST_USABLE_YEAR} to {LAST_USABLE_YEAR} that "
+                                "calculations can use; correct the year and import again", cell_text(cells[index])))
 
 
 def _read_date_cell(cell: object, date1904: bool) -> dt.datetime | _Ambiguous | None:

@@ -6,12 +6,17 @@ the extra attributes of the rows in order of first appearance. The lineage colum
 come last. ``_row_id`` is the table row id, ``_batch_id`` the import batch that last
 wrote the row (``<NA>`` for rows that no import wrote) and ``_source_row`` the 1-based
 row in that batch's file. Tables with the demo flag add ``_generated`` (bool).
+
+A record whose date lies outside the years ``FIRST_USABLE_YEAR`` to ``LAST_USABLE_YEAR``
+is left out of the frame, because pandas' nanosecond timestamps cannot hold it.
+``unusable_date_problems(frame)`` turns the records left out into error problems.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,8 +25,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select, Table, func, select
 
-from spm_desktop.domain.records import RECORD_SETS, FieldSpec, RecordSetSpec, record_set
+from spm_desktop.domain.problems import Problem
+from spm_desktop.domain.records import (
+    FIRST_USABLE_YEAR,
+    LAST_USABLE_YEAR,
+    RECORD_SETS,
+    FieldSpec,
+    RecordSetSpec,
+    record_set,
+)
 from spm_desktop.store.tables.records import GENERATED_FLAG_SETS, RECORD_TABLES, column_name, import_batches
+
+log = logging.getLogger(__name__)
 
 # The field that places a record on the calendar when load_frame gets a date range
 # without naming a field. Record sets missing here have no date of their own.
@@ -34,6 +49,25 @@ DEFAULT_DATE_FIELDS = {
 }
 
 LINEAGE_COLUMNS = ("_row_id", "_batch_id", "_source_row")
+
+# datetime64[ns] represents 1677-09-21 00:12:44 to 2262-04-11 23:47:16. Whole years keep the
+# rule easy to state: dates from 1678-01-01 to 2261-12-31 are usable.
+_FIRST_USABLE_DAY = f"{FIRST_USABLE_YEAR:04d}-01-01"
+_AFTER_LAST_USABLE_DAY = f"{LAST_USABLE_YEAR + 1:04d}-01-01"
+UNUSABLE_DATES_ATTR = "unusable_dates"
+
+
+@dataclass(frozen=True)
+class UnusableDate:
+    """A stored record left out of a frame because one of its dates is outside the usable years."""
+
+    record_set: str
+    key: str  # the filled natural key fields as 'name value, name value'
+    field: str
+    value: str
+    row_id: int
+    file_name: str | None
+    source_row: int | None
 
 
 def spec_of(name: str) -> RecordSetSpec:
@@ -72,7 +106,82 @@ def load_frame(connection: Connection, record_set: str, *, date_from: dt.date | 
     width = len(spec.fields) + 4 + (1 if spec.name in GENERATED_FLAG_SETS else 0)
     shared = [index for index, field in enumerate(spec.fields)
               if share_values and field.kind in ("id", "text", "date", "datetime", "decimal")]
-    return _frame_from_columns(spec, _fetch_columns(connection, query, width, shared))
+    columns = _fetch_columns(connection, query, width, shared)
+    columns, unusable = _without_unusable_dates(connection, spec, columns)
+    frame = _frame_from_columns(spec, columns)
+    frame.attrs[UNUSABLE_DATES_ATTR] = unusable
+    return frame
+
+
+def unusable_dates(frame: pd.DataFrame) -> list[UnusableDate]:
+    """Return the records that ``load_frame`` left out of ``frame`` for a date outside the usable years."""
+    return list(frame.attrs.get(UNUSABLE_DATES_ATTR, ()))
+
+
+def unusable_date_problems(frame: pd.DataFrame) -> list[Problem]:
+    """Return one error problem per record left out of ``frame`` for an unusable date."""
+    problems = []
+    for item in unusable_dates(frame):
+        problems.append(Problem(
+            "records.date_out_of_range",
+            f"{item.record_set} record ({item.key}) has {item.field} {item.value}, outside the usable years "
+            f"{FIRST_USABLE_YEAR} to {LAST_USABLE_YEAR}, so it is left out; correct the date and re-import "
+            f"the {item.record_set}",
+            "error", file=item.file_name, row=item.source_row, column=item.field, value=item.value))
+    return problems
+
+
+def _without_unusable_dates(connection: Connection, spec: RecordSetSpec,
+                            columns: list[np.ndarray]) -> tuple[list[np.ndarray], list[UnusableDate]]:
+    """Remove the rows with a date outside the usable years from the fetched columns and describe them."""
+    outside: np.ndarray | None = None
+    for index, field in enumerate(spec.fields):
+        if field.kind not in ("date", "datetime"):
+            continue
+        mask = _outside_usable_years(columns[index])
+        if mask is not None:
+            outside = mask if outside is None else outside | mask
+    if outside is None or not outside.any():
+        return columns, []
+    unusable = _describe_unusable(connection, spec, [column[outside] for column in columns])
+    log.warning("left %d %s record(s) with a date outside %d-%d out of a frame", len(unusable), spec.name,
+                FIRST_USABLE_YEAR, LAST_USABLE_YEAR)
+    return [column[~outside] for column in columns], unusable
+
+
+def _outside_usable_years(values: np.ndarray) -> np.ndarray | None:
+    """Return a mask of the ISO date texts outside the usable years, or None when every date is usable."""
+    present = values[values != None]  # noqa: E711 - an element-wise comparison with None
+    if len(present) == 0:
+        return None
+    if str(present.min())[:10] >= _FIRST_USABLE_DAY and str(present.max())[:10] < _AFTER_LAST_USABLE_DAY:
+        return None
+    return np.fromiter((value is not None and not _FIRST_USABLE_DAY <= str(value)[:10] < _AFTER_LAST_USABLE_DAY
+                        for value in values), dtype=bool, count=len(values))
+
+
+def _describe_unusable(connection: Connection, spec: RecordSetSpec, columns: list[np.ndarray]) -> list[UnusableDate]:
+    position = len(spec.fields)
+    key_positions = [spec.field_names.index(name) for name in spec.natural_key]
+    batch_ids = {int(batch) for batch in columns[position + 2] if batch is not None}
+    file_names: dict[int, str] = {}
+    if batch_ids:
+        query = select(import_batches.c.id, import_batches.c.file_name).where(import_batches.c.id.in_(batch_ids))
+        file_names = {row.id: row.file_name for row in connection.execute(query)}
+    found = []
+    for row in range(len(columns[0])):
+        key = ", ".join(f"{spec.fields[index].name} {columns[index][row]}" for index in key_positions
+                        if columns[index][row] not in (None, ""))
+        batch = columns[position + 2][row]
+        for index, field in enumerate(spec.fields):
+            value = columns[index][row]
+            if field.kind not in ("date", "datetime") or value is None:
+                continue
+            if _FIRST_USABLE_DAY <= str(value)[:10] < _AFTER_LAST_USABLE_DAY:
+                continue
+            found.append(UnusableDate(spec.name, key, field.name, str(value), int(columns[position + 1][row]),
+                                      file_names.get(batch), columns[position + 3][row]))
+    return found
 
 
 FETCH_CHUNK = 100_000

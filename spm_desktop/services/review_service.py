@@ -459,12 +459,17 @@ def _check_cancel(cancel: CancelToken | None) -> None:
 CSV_HEADER = ("figure", "title", "value", "unit", "explanation")
 
 
+# The review's "percent" figures are fractions (0.0848 is 8.48%), so files call them that.
+CSV_UNITS = {"percent": "fraction"}
+
+
 def headline_rows(result: review_domain.AlignmentReview) -> list[tuple[str, str, str, str, str]]:
     """Return one CSV row per figure: the value as a plain decimal (four places), empty when undefined."""
     rows = []
     for headline in result.headlines():
         value = "" if headline.value is None else _plain_value(headline.value, headline.unit)
-        rows.append((headline.key, headline.title, value, headline.unit, headline.explanation))
+        unit = CSV_UNITS.get(headline.unit, headline.unit)
+        rows.append((headline.key, headline.title, value, unit, headline.explanation))
     return rows
 
 

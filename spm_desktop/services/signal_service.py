@@ -185,12 +185,15 @@ def _read_inputs(connection: Connection, period: Period, settings: SignalSetting
     problems: list[Problem] = []
     earliest = _history_start(period, settings.history_periods)
     participants = record_service.load_frame(connection, "participants")
-    deals = record_service.load_frame(connection, "deals")
-    deals = deals[deals["type"].isna() | (deals["type"] == "sale")] if "type" in deals else deals
+    all_deals = record_service.load_frame(connection, "deals")
+    deals = all_deals[all_deals["type"].isna() | (all_deals["type"] == "sale")] if "type" in all_deals else all_deals
     history = record_service.load_frame(connection, "stage_history", date_to=as_of)
     activities = record_service.load_frame(connection, "activities", date_from=earliest, date_to=as_of)
     quotas = record_service.load_frame(connection, "quotas")
     earnings = read_earnings(connection, problems)
+    # Records with a date pandas cannot hold are left out of the signals, and each is reported.
+    for frame in (participants, all_deals, history, activities, quotas):
+        problems += record_service.unusable_date_problems(frame)
     inputs = SignalInputs(participants, deals.reset_index(drop=True), history, activities, quotas, earnings)
     return inputs, problems
 

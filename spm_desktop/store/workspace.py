@@ -16,12 +16,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.exc import OperationalError
 
 from spm_desktop import __version__
 from spm_desktop.services.errors import NewerSchemaError, NotAWorkspaceError, WorkspaceError
@@ -35,6 +37,14 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
 WORKSPACE_SUFFIX = ".spm"
 WRITE_OPTION = "spm_write"
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another connection held the workspace's write lock for longer than the busy timeout."""
+
+
+class WorkspaceReadOnlyError(WorkspaceError):
+    """The workspace file cannot be written (permissions, an immutable flag, a read-only mount)."""
 
 
 def migrations_dir() -> Path:
@@ -97,9 +107,42 @@ def _on_sqlite_begin(connection) -> None:
 
 @contextmanager
 def write_connection(engine: Engine) -> Iterator[Connection]:
-    """Open a connection with a write transaction that commits on success."""
-    with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
-        yield connection
+    """Open a connection with a write transaction that commits on success.
+
+    Raises WorkspaceBusyError when another writer holds the lock for longer than the
+    busy timeout, and WorkspaceReadOnlyError when the file cannot be written.
+    """
+    try:
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
+            yield connection
+    except OperationalError as error:
+        translated = database_error(error, engine.url.database or str(engine.url))
+        if translated is None:
+            raise
+        raise translated from error
+
+
+# SQLite's messages for a write lock held by another connection and for a file that
+# cannot be written (read-only permissions, an immutable flag, a read-only mount).
+_LOCKED_MESSAGES = ("database is locked", "database table is locked")
+_READ_ONLY_MESSAGES = ("attempt to write a readonly database", "readonly database", "unable to open database file")
+
+
+def database_error(error: OperationalError, where: str) -> WorkspaceError | None:
+    """Return the user error for a lock or read-only failure of workspace ``where``, or None for any other failure."""
+    text = str(error.orig if error.orig is not None else error).lower()
+    if any(message in text for message in _LOCKED_MESSAGES):
+        log.warning("workspace %s is locked by another writer: %s", where, text)
+        return WorkspaceBusyError(
+            f"{where} is locked by another program or window that is writing to it, and it stayed locked for "
+            f"{BUSY_TIMEOUT_MS // 1000} seconds; nothing was changed. Wait until that program finishes or close "
+            "it, then try again")
+    if any(message in text for message in _READ_ONLY_MESSAGES):
+        log.warning("workspace %s cannot be written: %s", where, text)
+        return WorkspaceReadOnlyError(
+            f"{where} cannot be written: the file, its folder or its drive is read-only ({text}); nothing was "
+            "changed. Copy the workspace to a writable folder, or make the file writable, then try again")
+    return None
 
 
 def make_engine(target: str | Path) -> Engine:
@@ -200,6 +243,27 @@ def open_workspace(path: Path, *, upgrade: bool = True) -> Engine:
         _migrate(engine, path)
         _write_info(engine)
     return engine
+
+
+def describe_workspace(path: Path) -> tuple[str | None, dict[str, str]]:
+    """Return a workspace's schema revision and its info rows without upgrading or writing to it.
+
+    Raises NotAWorkspaceError for a file that is not a workspace. The info rows are
+    empty when the schema is too old to have them.
+    """
+    check_file(path)
+    # Read-only, and without the session pragmas: a file in WAL mode stays readable this way.
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), future=True)
+    try:
+        revision = current_revision(engine)
+        try:
+            info = read_info(engine)
+        except OperationalError:
+            info = {}
+    finally:
+        engine.dispose()
+    return revision, info
 
 
 def backup_workspace(engine: Engine, path: Path, label: str) -> Path:

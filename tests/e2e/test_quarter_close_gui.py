@@ -56,7 +56,7 @@ def click_row(qtbot, view: QTableView, row: int) -> None:
 
 
 def open_as(qtbot, window: MainWindow, path: Path, user: str) -> None:
-    window.settings.setValue("user", user)
+    window.acting_user = user
     operation = window.open_workspace(path)
     qtbot.waitUntil(lambda: operation.done, timeout=TIMEOUT)
     assert window.context.workspace.user == user

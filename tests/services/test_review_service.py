@@ -389,7 +389,7 @@ def test_review_cli_csv(calculated, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
     assert lines[0] == "figure,title,value,unit,explanation"
-    assert lines[4].startswith("cost_of_sales,Cost of sales,0.1000,percent,")
+    assert lines[4].startswith("cost_of_sales,Cost of sales,0.1000,fraction,")
 
 
 def test_review_cli_unknown_period_exit_code(calculated, capsys):

@@ -46,6 +46,13 @@ class RecordFrames:
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.frames[name]
 
+    def date_problems(self) -> list[Problem]:
+        """Return an error problem for every record left out of these frames for an unusable date."""
+        from spm_desktop.services import record_service
+
+        return [problem for name in RECORD_SETS if name in self.frames
+                for problem in record_service.unusable_date_problems(self.frames[name])]
+
     def fingerprint(self, name: str) -> str:
         """Return ``frame_fingerprint`` of one record set, computed on the first call."""
         if name not in self._fingerprints:
@@ -297,6 +304,8 @@ def read_inputs(connection: Connection, label: str, *, plans: dict[str, object] 
 
     if records is None:
         records = load_records(connection)
+    # Records with a date pandas cannot hold are left out, and the run reports each as an error.
+    skipped += records.date_problems()
     quotas = _apply_quota_overrides(records["quotas"], quota_overrides)
     metric_keys = {component.metric for plan in selected for component in plan.components}  # type: ignore[attr-defined]
     metrics, metric_versions, metric_problems = _compile_metrics(connection, metric_keys, records["deals"])
