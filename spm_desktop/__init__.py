@@ -2,10 +2,10 @@
 
 import os
 
-# numpy asks Linux for transparent huge pages on every large array by default. On machines
-# where the kernel compacts memory to serve them, that request cost a million-deal
-# calculation several seconds of system time (docs/benchmarks.md), so the application
-# turns it off unless the user chose otherwise. It takes effect only when this package is
+# By default numpy requests transparent huge pages (madvise) for every large array. Where
+# the kernel compacts memory to serve them, that cost a million-deal calculation several
+# seconds of system time (docs/benchmarks.md), so the application turns the request off
+# unless the user chose otherwise. It takes effect only when this package is
 # imported before numpy, which is the case for the `spm` and desktop entry points.
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
