@@ -190,11 +190,12 @@ class PeriodsPanel(QWidget):
     def _blockers(self, connection: object, current: PeriodState, user: str) -> tuple[str | None, str | None]:
         """Return why approving and why closing are unavailable, computed once per workspace change.
 
-        Both checks fingerprint every record set, which is too slow to repeat on each
-        keystroke. Every service write appends an audit entry, so a new audit sequence number
-        means the cached result may be out of date.
-        NOTE: the first check after a change reads every record on the UI thread. That took
-        about 0.1 s of CPU for 8,800 deals and grows with the number of records.
+        Both checks digest the records inside the period (all of them for runs stored before
+        period digests existed), which is too slow to repeat on each keystroke. Every service
+        write appends an audit entry, so a new audit sequence number means the cached result
+        may be out of date.
+        NOTE: the first check after a change reads the period's records on the UI thread; its
+        time grows with the number of deals in the period.
         """
         key = (current.label, user, close_service.latest_audit_seq(connection))
         if key not in self._blocker_cache:
