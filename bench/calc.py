@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--workdir", default="/tmp/calc-bench")
     parser.add_argument("--tracemalloc", action="store_true",
-                        help="engine mode: also print the engine's traced peak and the memory its result holds")
+                        help="engine mode: also print the engine's traced peak memory and the memory its result uses")
     arguments = parser.parse_args()
     if arguments.mode == "engine":
         run_engine(arguments.participants, arguments.deals, arguments.tracemalloc)

@@ -11,10 +11,10 @@ turns them back into the one Decimal column ``exact`` in the place it had before
 digests of this layout and of the earlier one (a Decimal object per line) compare directly.
 
 ``bench`` is the workload of ``bench/calc.py engine`` (one participant per 200 deals).
-``varied`` adds what that workload lacks: returns and cancellations of earlier deals,
-deals in EUR and GBP with dated exchange rates, an overlay, a clawback at the original
-rate, a hold until a service start date, a year-to-date basis, a cap and a gate, and
-two quarters of one plan year.
+``varied`` adds what that workload lacks. It has returns and cancellations of earlier
+deals, deals in EUR and GBP with dated exchange rates, an overlay, and a clawback at the
+original rate. It also has a hold until a service start date, a year-to-date basis, a
+cap, a gate, and two quarters of one plan year.
 """
 
 from __future__ import annotations

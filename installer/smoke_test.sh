@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Smoke-test the built bundle: the CLI builds the demo workspace, calculates a quarter and
-# renders its PDF statements in worker processes (spawned copies of the bundled
-# executable), twice, and checks the files are identical; it verifies the audit trail;
-# and the GUI opens that workspace offscreen and exits on its own.
+# Smoke-test the built bundle. The CLI builds the demo workspace, calculates a quarter and
+# renders its PDF statements twice in worker processes (spawned copies of the bundled
+# executable), then checks that the files are identical and verifies the audit trail.
+# The GUI opens that workspace offscreen and exits on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=dist/spm-desktop

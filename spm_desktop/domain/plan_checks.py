@@ -233,8 +233,8 @@ def _check_numbers(plan: Plan) -> list[Problem]:
     if plan.draw is not None:
         problems += _check_number(plan.draw.amount, "draw amount")
     for component in plan.components:
-        for what, value in _component_numbers(component):
-            problems += _check_number(value, what, component.name)
+        for field_name, value in _component_numbers(component):
+            problems += _check_number(value, field_name, component.name)
     return problems
 
 

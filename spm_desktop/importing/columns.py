@@ -41,10 +41,10 @@ class CodedColumn(Sequence):
 
     def rows_of(self, unique_indexes: Iterable[int]) -> dict[int, list[int]]:
         """Return, for each given distinct-cell index, the ascending row positions holding it."""
-        wanted = np.fromiter(set(unique_indexes), dtype=np.int64)
-        if not len(wanted):
+        selected = np.fromiter(set(unique_indexes), dtype=np.int64)
+        if not len(selected):
             return {}
-        positions = np.flatnonzero(np.isin(self.codes, wanted))
+        positions = np.flatnonzero(np.isin(self.codes, selected))
         codes = self.codes[positions]
         order = np.argsort(codes, kind="stable")
         positions, codes = positions[order], codes[order]

@@ -482,7 +482,7 @@ def store_prior_period_adjustments(unit: UnitOfWork, label: str, run_id: int,
                                    found: Sequence[object]) -> list[int]:
     """Replace the open period's prior-period adjustments with those of run ``run_id``; return the new ids.
 
-    ``found`` holds ``prior_period.PriorPeriodAdjustment`` items.
+    ``found`` contains ``prior_period.PriorPeriodAdjustment`` items.
 
     They are stored approved: the approval of the period's calculation covers them.
     """

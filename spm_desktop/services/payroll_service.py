@@ -158,7 +158,7 @@ def earlier_exports(connection: Connection, plan_periods: list[str]) -> list[Ear
     An export covers the plan periods of the runs it recorded, so exporting 2017 and
     then 2017-Q1 finds the first export too.
     """
-    wanted = set(plan_periods)
+    requested = set(plan_periods)
     entries = connection.execute(
         select(audit_log.c.ts, audit_log.c.user, audit_log.c.after)
         .where(audit_log.c.action == EXPORT_ACTION).order_by(audit_log.c.seq)
@@ -168,7 +168,7 @@ def earlier_exports(connection: Connection, plan_periods: list[str]) -> list[Ear
         after = json.loads(after_text or "{}")
         run_ids = tuple(int(run_id) for run_id in after.get("runs", ()))
         periods = _run_periods(connection, run_ids)
-        covered = tuple(sorted(wanted & set(periods.values())))
+        covered = tuple(sorted(requested & set(periods.values())))
         if covered:
             found.append(EarlierExport(ts, user, str(after.get("period", "")), run_ids, covered,
                                        str(after.get("file", "")), dict(after.get("totals", {}))))
@@ -201,9 +201,9 @@ def _already_exported(period: str, runs: list[object], earlier: list[EarlierExpo
     last = earlier[-1]
     current = {run.period: run.id for run in runs}  # type: ignore[attr-defined]
     same_runs = all(current.get(label) in last.run_ids for label in last.periods)
-    what = "the same approved run" if same_runs else "an earlier approved run"
+    source = "the same approved run" if same_runs else "an earlier approved run"
     message = (
-        f"payroll of {', '.join(last.periods)} was already exported {last.describe()}, from {what}; "
+        f"payroll of {', '.join(last.periods)} was already exported {last.describe()}, from {source}; "
         f"exporting {period} again makes payroll pay these payouts twice. Export again only if payroll did not "
         "process the earlier file (spm payroll --again, or confirm in the Statements area)"
     )

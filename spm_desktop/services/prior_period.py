@@ -2,10 +2,10 @@
 
 Data dated inside a closed period may change later (a late deal, a corrected amount or
 rate, a cancellation). The official calculation of the first open period then
-recomputes each closed period whose records changed, as of now and with the plan
-versions its run recorded, and compares the result with what was paid: the closed run's
-results plus prior-period adjustments already paid in later closed periods. It pays the
-difference as adjustments naming the closed period, the cause and the deals:
+recomputes each closed period whose records changed. It uses the records as they are
+now and the plan versions the closed run recorded. What was paid is the closed run's
+results plus prior-period adjustments already paid in later closed periods, and the
+difference is paid as adjustments naming the closed period, the cause and the deals:
 
     found = prior_period.apply_prior_period_adjustments(connection, inputs)  # engine inputs gain them
     ... run the engine and store the run ...
@@ -261,7 +261,7 @@ def recompute_closed_period(connection: Connection, closed_label: str, *,
     """Recalculate a closed period as of now with the plan versions its run recorded.
 
     Records (deals, splits, quotas, FX rates ...) are read as they are now, so a corrected
-    rate or amount shows as a difference; earlier closed periods of the plan year are read
+    rate or amount shows as a difference. Earlier closed periods of the plan year are read
     as recorded. ``records`` (``calc_service.RecordFrames``) reuses record sets already
     loaded on this connection. Returns None when no record set changed since the period's run.
     """
@@ -395,3 +395,30 @@ def apply_prior_period_adjustments(connection: Connection, inputs: object) -> di
         [[item.participant_id, item.source_period, item.component, item.amount_minor, item.currency]
          for item in found])
     return {label: found}
+
+
+def carry_stored_adjustments(connection: Connection, inputs: object) -> None:
+    """Add the approved prior-period adjustments stored for the periods of a scenario run to its engine inputs.
+
+    The official run of an open period stores the prior-period adjustments it pays. A
+    scenario pays the same stored amounts, as it does manual adjustments, so an unchanged
+    copy of a plan shows no difference. ``inputs`` is changed in place.
+    """
+    import dataclasses
+
+    from spm_desktop.services.calc.inputs import frame_fingerprint
+
+    engine_inputs = inputs.engine_inputs  # type: ignore[attr-defined]
+    frames = [engine_inputs.adjustments]
+    for label in inputs.periods:  # type: ignore[attr-defined]
+        stored = adjustment_service.query(connection, period=label, source="prior_period", status="approved")
+        if stored:
+            extra = adjustment_service.adjustments_frame(connection, label, sorted(stored, key=lambda item: item.id))
+            frames.append(extra[extra["source"] == "prior_period"][list(engine_inputs.adjustments.columns)])
+    if len(frames) == 1:
+        return
+    combined = pd.concat(frames, ignore_index=True)
+    for column in ("amount", "adjustment_id"):
+        combined[column] = pd.array(combined[column].tolist(), dtype="Int64")
+    inputs.engine_inputs = dataclasses.replace(engine_inputs, adjustments=combined)  # type: ignore[attr-defined]
+    inputs.fingerprints["adjustments"] = frame_fingerprint(combined)  # type: ignore[attr-defined]

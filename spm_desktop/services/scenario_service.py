@@ -347,66 +347,11 @@ def run(workspace: Workspace, name: str, period: str, *, progress: ProgressCallb
         info = find(connection, name)
         plan = scenario_plan(connection, name)
         overrides = quota_overrides(connection, info.id)
-    _calculate(workspace, info, plan, period, _overrides_frame(overrides) if overrides else None,
-               progress=progress, cancel=cancel)
+    calc_service.calculate(workspace, period, progress=progress, cancel=cancel,
+                           plans_override={info.base_plan: plan}, kind=SCENARIO, scenario_id=info.id,
+                           quota_overrides=_overrides_frame(overrides) if overrides else None)
     log.info("scenario %s calculated on %s", name, period)
     return compare(workspace, name, period, with_review=False)
-
-
-def _calculate(workspace: Workspace, info: ScenarioInfo, plan: plan_domain.Plan, period: str,
-               overrides: pd.DataFrame | None, *, progress: ProgressCallback,
-               cancel: CancelToken | None) -> None:
-    """Calculate and store the scenario's runs, carrying the official prior-period adjustments.
-
-    The official run of an open period pays prior-period adjustments, which it stores
-    approved. The scenario pays the same stored amounts, as it does with manual
-    adjustments, so an unchanged copy of the plan shows no difference.
-    NOTE: this repeats the steps of ``calc_service.calculate`` for scenario runs, because
-    that function recomputes prior-period adjustments only for official runs.
-    """
-    from spm_desktop.services.calc.computing import compute_runs, now_utc
-    from spm_desktop.services.calc.inputs import read_inputs
-    from spm_desktop.services.calc.storing import store_run
-
-    started_at = now_utc()
-    progress(0, 0, f"{period}: reading inputs")
-    with workspace.read() as connection:
-        inputs = read_inputs(connection, period, plans={info.base_plan: plan}, quota_overrides=overrides,
-                             kind=SCENARIO)
-        _carry_prior_period_adjustments(connection, inputs)
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-    prepared = compute_runs(inputs, kind=SCENARIO, scenario_id=info.id, started_at=started_at,
-                            progress=progress, cancel=cancel)
-    if not prepared:
-        raise NotFoundError(f"no plan period of {period} was calculated; "
-                            + "; ".join(problem.message for problem in inputs.skipped))
-    with workspace.transaction() as unit:
-        for item in prepared:
-            store_run(unit, item, progress=progress, cancel=cancel)
-
-
-def _carry_prior_period_adjustments(connection: Connection, inputs: object) -> None:
-    """Add the stored prior-period adjustments of the periods being calculated to the engine inputs."""
-    import dataclasses
-
-    from spm_desktop.services import adjustment_service
-    from spm_desktop.services.calc.inputs import frame_fingerprint
-
-    engine_inputs = inputs.engine_inputs  # type: ignore[attr-defined]
-    frames = [engine_inputs.adjustments]
-    for label in inputs.periods:  # type: ignore[attr-defined]
-        stored = adjustment_service.query(connection, period=label, source="prior_period", status="approved")
-        if stored:
-            extra = adjustment_service.adjustments_frame(connection, label, sorted(stored, key=lambda a: a.id))
-            frames.append(extra[extra["source"] == "prior_period"][list(engine_inputs.adjustments.columns)])
-    if len(frames) == 1:
-        return
-    combined = pd.concat(frames, ignore_index=True)
-    for column in ("amount", "adjustment_id"):
-        combined[column] = pd.array(combined[column].tolist(), dtype="Int64")
-    inputs.engine_inputs = dataclasses.replace(engine_inputs, adjustments=combined)  # type: ignore[attr-defined]
-    inputs.fingerprints["adjustments"] = frame_fingerprint(combined)  # type: ignore[attr-defined]
 
 
 def compare(workspace: Workspace, name: str, period: str, *, with_review: bool = True,

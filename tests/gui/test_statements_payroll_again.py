@@ -1,4 +1,4 @@
-"""Exporting payroll a second time in the Statements area asks for confirmation first."""
+"""A second payroll export from the Statements area requests confirmation first."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def typo_deal_file(workspace_file: Path, tmp_path: Path, capsys: pytest.CaptureF
     """The workspace with one more won deal whose close date has the year 3017 instead of 2017.
 
     Today's importer rejects that date, so the deal is imported as 2017 and its date then
-    changed in the file, as a workspace imported by an older version holds it.
+    changed in the file, as a workspace imported by an older version may contain it.
     """
     typo = tmp_path / "typo.csv"
     typo.write_text("deal_id,owner,amount,currency,close_date,created_date,stage\n"

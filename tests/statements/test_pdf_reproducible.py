@@ -92,8 +92,8 @@ def test_fresh_process_drawing_widgets_first_matches_cli(statement_workspace_pat
 
 
 def test_pdf_independent_of_font_folder(statement_workspace_path: Path, tmp_path: Path) -> None:
-    # Qt's key of a font loaded from a file contains its path, and that key orders the embedded
-    # font objects; these two folders gave different bytes before the fonts were loaded from memory.
+    # Qt keys a font loaded from a file by its path, and that key orders the embedded font
+    # objects. These two folders gave different bytes before the fonts were loaded from memory.
     outputs = []
     for folder in (tmp_path / "f1", tmp_path / "opt" / "spm-desktop" / "_internal" / "resources" / "fonts"):
         folder.mkdir(parents=True)

@@ -194,8 +194,8 @@ class PeriodsPanel(QWidget):
         period digests existed), which is too slow to repeat on each keystroke. Every service
         write appends an audit entry, so a new audit sequence number means the cached result
         may be out of date.
-        NOTE: the first check after a change reads the period's records on the UI thread; its
-        time grows with the number of deals in the period.
+        NOTE: the first check after a change reads the period's records on the UI thread, so
+        its time grows with the number of deals in the period.
         """
         key = (current.label, user, close_service.latest_audit_seq(connection))
         if key not in self._blocker_cache:

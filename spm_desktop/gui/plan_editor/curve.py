@@ -44,7 +44,7 @@ class PayoutCurveView(QWidget):
         layout.addWidget(self.chart)
 
     def show_component(self, component: Component | None, currency: str, blocked: bool) -> None:
-        """Draw the curve of ``component``, or a hint instead when ``blocked`` says its band table has errors."""
+        """Draw the curve of ``component``, or a hint instead when ``blocked`` is set because its band table has errors."""
         self.component = component
         self.currency = currency
         self.blocked = blocked

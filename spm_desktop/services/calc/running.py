@@ -32,7 +32,8 @@ def calculate(workspace: Workspace, period_label: str, progress: ProgressCallbac
     PeriodLockedError, and closed periods inside a coarser label keep their recorded
     results (a ``calc.period_closed`` problem in the summary names each). ``plans_override`` (plan name -> Plan)
     replaces plans in force and ``quota_overrides`` (a quotas frame) replaces quota
-    rows with the same participant, key and period; both are for scenario runs.
+    rows with the same participant, key and period; both are for scenario runs. A scenario
+    run pays the prior-period adjustments that the official run stored.
     """
     if kind not in (OFFICIAL, SCENARIO):
         raise ValueError(f"run kind {kind!r} is invalid; expected {OFFICIAL} or {SCENARIO}")
@@ -51,6 +52,8 @@ def calculate(workspace: Workspace, period_label: str, progress: ProgressCallbac
             # What approve and close compare with, to find records changed after this run read them.
             scoped = {label: prior_period.span_record_digests(connection, span.start, span.end)
                       for label, span in inputs.periods.items()}
+        else:
+            prior_period.carry_stored_adjustments(connection, inputs)
     if cancel is not None:
         cancel.raise_if_cancelled()
 
