@@ -362,11 +362,26 @@ class CompiledMetric:
         deals). count_distinct: 1 on the first selected record of each distinct value in
         frame order, else 0. Only sum and count add up per record (see ``additive``).
         """
+        return self.record_values_and_parts(frame, selected)[0]
+
+    def record_values_and_parts(self, frame: pd.DataFrame, selected: pd.Series | None = None) -> tuple[
+            pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+        """Return ``record_values`` and, when the values are fixed-point, their int64 coefficients and int16 exponents.
+
+        A value ``units / 10**scale`` is the Decimal with coefficient ``units`` and exponent
+        ``-scale``; an empty record is Decimal 0 (coefficient 0, exponent 0). The engine stores
+        lines from these parts instead of reading each Decimal back.
+        """
         mask = (self.select(frame) if selected is None else selected).to_numpy(dtype=bool)
         units = self._record_vec(frame, mask)
         data = np.array(to_objects(units, mask), dtype=object)
-        data[~mask | units.null] = Decimal(0)
-        return pd.Series(data, index=frame.index, dtype=object)
+        empty = ~mask | units.null
+        data[empty] = Decimal(0)
+        parts = None
+        if units.fixed and units.data.dtype == np.int64 and units.scale < 2**15:
+            parts = (np.where(empty, 0, units.data).astype(np.int64),
+                     np.where(empty, 0, -units.scale).astype(np.int16))
+        return pd.Series(data, index=frame.index, dtype=object), parts
 
     def _record_vec(self, frame: pd.DataFrame, mask: np.ndarray) -> Vec:
         size = len(frame)

@@ -20,6 +20,7 @@ from spm_desktop.domain.engine.earning import (
     price_tiers,
     whole_units,
 )
+from spm_desktop.domain.engine.exact import split_exact, whole_counts
 from spm_desktop.domain.engine.measuring import prorate
 from spm_desktop.domain.engine.model import HeldAmount
 from spm_desktop.domain.money import minor_exponent, to_minor
@@ -76,16 +77,31 @@ class Block:
     offset: int = 0
     # credited values in 1/10**CREDIT_SCALE as int64, or None when one of them is not a whole count
     credited_units: np.ndarray | None = None
+    # credited values as int64 coefficients and int16 exponents, or None when one of them has no such parts
+    credited_parts: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Block:
         dates = frame["credit_date"].to_numpy(dtype="datetime64[ns]")
         credited = frame["credited"].to_numpy(dtype=object)
+        parts = units = None
+        if "credited_coefficient" in frame.columns:
+            # Parts that crediting took from the metric's fixed-point values.
+            parts = (frame["credited_coefficient"].to_numpy(dtype=np.int64),
+                     frame["credited_exponent"].to_numpy(dtype=np.int16))
+            units = whole_counts(*parts, CREDIT_SCALE)
+        elif len(credited):
+            coefficients, exponents, others = split_exact(credited)
+            if others is None:
+                parts = (coefficients, exponents)
+                units = whole_counts(coefficients, exponents, CREDIT_SCALE)
+            else:
+                units = integer_units(credited, CREDIT_SCALE)
         return cls(frame["_pos"].to_numpy(dtype=np.int64), dates, dates.astype("datetime64[D]"),
                    frame["credit_kind"].to_numpy(dtype=object), frame["via_participant_id"].to_numpy(dtype=object),
                    frame["share"].to_numpy(dtype=object), frame["value"].to_numpy(dtype=object),
                    frame["currency"].to_numpy(dtype=object), frame["fx_rate"].to_numpy(dtype=object),
-                   credited, credited_units=integer_units(credited, CREDIT_SCALE) if len(credited) else None)
+                   credited, credited_units=units, credited_parts=parts)
 
     def span(self, first: dt.date, last: dt.date) -> tuple[int, int]:
         """Return the index range of rows dated from ``first`` to ``last`` inclusive."""
@@ -114,6 +130,9 @@ class DealLines:
     # exact lines in 1/10^8 minor units where ``known`` is True, or None when not priced in integers
     fine: np.ndarray | None = None
     known: np.ndarray | None = None
+    # where the line is the credit times its one band's rate (see ``price_tiers``) and that rate
+    # has integer parts, so that the calculation can store it from the credit's parts
+    plain: np.ndarray | None = None
     # statement lines in integer minor units of the plan currency
     rounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     paid_now: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -239,8 +258,11 @@ def _group_keys(context: ComponentContext, component: Component, block: Block, s
 
 
 def _price_rows(context: ComponentContext, component: Component, block: Block, start: int, stop: int,
-                quota: Decimal | None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the exact line of each credit row and the code of its band and rate tuples."""
+                quota: Decimal | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the exact line of each credit row, the code of its band and rate tuples, and which lines are plain.
+
+    A plain line is the credit times the rate of the band its code names (see ``price_tiers``).
+    """
     values = block.credited[start:stop]
     calculation = context.calculation
     if component.type == "spif":
@@ -248,7 +270,7 @@ def _price_rows(context: ComponentContext, component: Component, block: Block, s
         code = calculation.spif_codes.get(id(component))
         if code is None:
             code = calculation.spif_codes[id(component)] = calculation.label_table.add((), (price,))
-        return values * price, np.full(stop - start, code, dtype=np.int64)
+        return values * price, np.full(stop - start, code, dtype=np.int64), np.zeros(stop - start, dtype=bool)
     tiers = component.tiers
     assert tiers is not None
     edges = band_edges(tiers, quota)
@@ -274,7 +296,7 @@ def _original_lines(context: ComponentContext, component: Component, block: Bloc
                 and quota is None:
             cache[key] = {}
         else:
-            exact, _codes = _price_rows(context, component, block, start, stop, quota)
+            exact, _codes, _plain = _price_rows(context, component, block, start, stop, quota)
             cache[key] = {(int(block.pos[start + offset]), block.credit_kind[start + offset],
                            block.via[start + offset]): line for offset, line in enumerate(exact.tolist())}
     return cache[key]
@@ -429,7 +451,7 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
     ytd = component.basis == "ytd"
     start, stop = measures["ytd_range"] if ytd else measures["range"]
     quota = measures["ytd_quota"] if ytd else measures["quota"]
-    exact, codes = _price_rows(context, component, block, start, stop, quota)
+    exact, codes, plain = _price_rows(context, component, block, start, stop, quota)
     kinds = notes = None
     if context.calculation.prepared.is_reversal[block.pos[start:stop]].any():
         kinds = filled(len(exact), "deal")
@@ -449,9 +471,14 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
     period_start, period_stop = measures["range"]
     skip = period_start - start
     keep = slice(skip, skip + (period_stop - period_start))
+    if block.credited_parts is None:
+        plain[:] = False
+    elif kinds is not None:
+        # Clawbacks replace reversal lines, so those are no longer the credit times the rate.
+        plain &= kinds == "deal"
     lines = DealLines(block, period_start, period_stop, exact[keep], codes[keep],
                       None if kinds is None else kinds[keep], None if notes is None else notes[keep],
-                      None if fine is None else fine[keep], None if known is None else known[keep])
+                      None if fine is None else fine[keep], None if known is None else known[keep], plain[keep])
     return lines, total
 
 

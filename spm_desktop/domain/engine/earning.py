@@ -53,6 +53,27 @@ class BandLabels:
                                dtype=np.int64)
         self._spans: dict[tuple[int, ...], int] = {}
         self._factors: dict[tuple[int, int], list[int | None]] = {}
+        self._rate_parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def rate_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return each band's rate as int64 coefficient and exponent, and whether the rate has such parts.
+
+        The arrays have one more entry than there are bands, an unusable one, so that band -1
+        (a line across bands) indexes it.
+        """
+        if self._rate_parts is None:
+            coefficients, exponents, usable = [], [], []
+            for rate in self.rates:
+                sign, digits, exponent = rate.as_tuple()
+                coefficient = int("".join(map(str, digits)) or "0")
+                fits = (isinstance(exponent, int) and rate.is_finite() and coefficient.bit_length() <= 62
+                        and -2**15 <= exponent < 2**15 and not (coefficient == 0 and sign))
+                coefficients.append(-coefficient if sign and fits else coefficient if fits else 0)
+                exponents.append(exponent if fits else 0)
+                usable.append(fits)
+            self._rate_parts = (np.array([*coefficients, 0], dtype=np.int64), np.array([*exponents, 0], dtype=np.int64),
+                                np.array([*usable, False], dtype=bool))
+        return self._rate_parts
 
     def fine_factors(self, scale: int, exponent: int) -> list[int | None]:
         """Return per band the integer that turns credit in 1/10**scale into lines in 1/10**exponent.
@@ -94,7 +115,7 @@ def _band_of(values: np.ndarray, edges: Sequence[Decimal]) -> np.ndarray:
 
 
 def _marginal_vector(values: np.ndarray, edges: Sequence[Decimal], labels: BandLabels,
-                     whole: WholeUnits | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     whole: WholeUnits | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Price credits of one group in order with marginal tiers, vectorised where a credit stays in one band."""
     rates = np.array(labels.rates, dtype=object)
     if whole is not None:
@@ -106,6 +127,8 @@ def _marginal_vector(values: np.ndarray, edges: Sequence[Decimal], labels: BandL
     exact = values * rates[band_after]
     codes = labels.single[band_after]
     crossings = np.flatnonzero(band_after != band_before)
+    plain = labels.rate_parts()[2][band_after]
+    plain[crossings] = False
     if whole is not None and len(crossings):
         # The running Decimal sums, added left to right as before, are needed up to the last crossing only.
         after = np.cumsum(values[:crossings[-1] + 1])
@@ -114,37 +137,39 @@ def _marginal_vector(values: np.ndarray, edges: Sequence[Decimal], labels: BandL
         exact[index] = marginal_earnings(after[index], edges, labels.rates) - marginal_earnings(
             before, edges, labels.rates)
         codes[index] = labels.span(marginal_bands(before, after[index], edges))
-    return exact, codes
+    return exact, codes, plain
 
 
 def _marginal_each(values: np.ndarray, edges: Sequence[Decimal], labels: BandLabels) -> tuple[
-        np.ndarray, np.ndarray]:
+        np.ndarray, np.ndarray, np.ndarray]:
     """Price each credit on its own from 0 with marginal tiers (every credit is its own group)."""
     exact = np.empty(len(values), dtype=object)
     codes = np.empty(len(values), dtype=np.int64)
     for index, value in enumerate(values.tolist()):
         exact[index] = marginal_earnings(value, edges, labels.rates)
         codes[index] = labels.span(marginal_bands(ZERO, value, edges))
-    return exact, codes
+    return exact, codes, np.zeros(len(values), dtype=bool)
 
 
 def _grouped(values: np.ndarray, groups: np.ndarray, tiers: Tiers, edges: Sequence[Decimal],
-             labels: BandLabels) -> tuple[np.ndarray, np.ndarray]:
+             labels: BandLabels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     exact = np.empty(len(values), dtype=object)
     codes = np.empty(len(values), dtype=np.int64)
+    plain = np.ones(len(values), dtype=bool)
     members: dict[object, list[int]] = {}
     for index, key in enumerate(groups.tolist()):
         members.setdefault(key, []).append(index)
     for indexes in members.values():
         part = np.array(indexes, dtype=np.int64)
         if tiers.method == "marginal":
-            exact[part], codes[part] = _marginal_vector(values[part], edges, labels)
+            exact[part], codes[part], plain[part] = _marginal_vector(values[part], edges, labels)
             continue
         total = sum(values[part].tolist(), ZERO)
         band = band_index(total, edges) if tiers.method == "retroactive" else 0
         exact[part] = values[part] * labels.rates[band]
         codes[part] = labels.single[band]
-    return exact, codes
+        plain[part] = labels.rate_parts()[2][band]
+    return exact, codes, plain
 
 
 @dataclass(frozen=True)
@@ -172,8 +197,13 @@ def whole_units(units: np.ndarray | None, scale: int, edges: Sequence[Decimal]) 
 
 
 def price_tiers(values: np.ndarray, groups: np.ndarray | None, tiers: Tiers, edges: Sequence[Decimal],
-                labels: BandLabels | None = None, whole: WholeUnits | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return each credit's exact line and the code of its band and rate tuples, priced in the given order.
+                labels: BandLabels | None = None, whole: WholeUnits | None = None) -> tuple[
+                    np.ndarray, np.ndarray, np.ndarray]:
+    """Return each credit's exact line, the code of its band and rate tuples, and which lines are plain.
+
+    A plain line is the credit times the rate of the one band its code names, a rate with an
+    int64 coefficient (see ``BandLabels.rate_parts``). The others cross bands, were priced on
+    their own from 0, or have a rate with more digits.
 
     ``values`` is an object array of Decimal. ``groups`` contains the grain key of each credit
     (None for ``grain: period``): credits with the same key are tiered together from 0, as
@@ -199,7 +229,7 @@ def price_tiers(values: np.ndarray, groups: np.ndarray | None, tiers: Tiers, edg
     else:
         band = np.zeros(len(values), dtype=np.int64)
     rates = np.array(labels.rates, dtype=object)
-    return values * rates[band], labels.single[band]
+    return values * rates[band], labels.single[band], labels.rate_parts()[2][band]
 
 
 def round_minor(value: Decimal, currency: str) -> Decimal:

@@ -48,6 +48,84 @@ def split_exact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray 
     return coefficients, exponents, None
 
 
+def split_except(values: np.ndarray, skip: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Split values like ``split_exact``, leaving coefficient and exponent 0 where ``skip`` is True.
+
+    The caller fills the skipped lines from parts it already has, so their Decimal objects
+    are not read.
+    """
+    if skip is None or not skip.any():
+        return split_exact(values)
+    count = len(values)
+    coefficients = np.zeros(count, dtype=np.int64)
+    exponents = np.zeros(count, dtype=np.int16)
+    if skip.all():
+        return coefficients, exponents, None
+    rest = np.flatnonzero(~skip)
+    rest_coefficients, rest_exponents, rest_others = split_exact(values[rest])
+    coefficients[rest] = rest_coefficients
+    exponents[rest] = rest_exponents
+    if rest_others is None:
+        return coefficients, exponents, None
+    others = np.full(count, None, dtype=object)
+    others[rest] = rest_others
+    return coefficients, exponents, others
+
+
+def product_parts(left_coefficients: np.ndarray, left_exponents: np.ndarray, right_coefficients: np.ndarray,
+                  right_exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the parts of element-wise Decimal products and where they hold.
+
+    In a context of 19 digits or more, the product of ``a * 10**e`` and ``b * 10**f`` is exactly
+    ``(a * b) * 10**(e + f)``: Decimal keeps every digit and does not drop trailing zeros. A
+    product does not hold where it overflows int64, where its exponent leaves int16, and where
+    it is zero with a negative factor (Decimal's negative zero, which an int64 cannot hold);
+    there coefficient and exponent are 0.
+    """
+    right = right_coefficients.astype(np.int64)
+    # int64's minimum has no absolute value in int64, so it never holds.
+    left_ok = left_coefficients != np.iinfo(np.int64).min
+    limits = np.iinfo(np.int64).max // np.maximum(np.abs(right), 1)
+    holds = left_ok & (np.abs(np.where(left_ok, left_coefficients, 0)) <= limits)
+    exponents = left_exponents.astype(np.int64) + right_exponents
+    holds &= (exponents >= _EXPONENT.min) & (exponents <= _EXPONENT.max)
+    coefficients = np.where(holds, left_coefficients, 0) * right
+    holds &= (coefficients != 0) | ((left_coefficients >= 0) & (right >= 0))
+    coefficients[~holds] = 0
+    return coefficients, np.where(holds, exponents, 0).astype(np.int16), holds
+
+
+def whole_counts(coefficients: np.ndarray, exponents: np.ndarray, scale: int) -> np.ndarray | None:
+    """Return ``coefficient * 10**(exponent + scale)`` as int64, or None when one is not a whole int64."""
+    if len(coefficients) == 0:
+        return np.zeros(0, dtype=np.int64)
+    shifts = exponents.astype(np.int64) + scale
+    result = np.empty(len(coefficients), dtype=np.int64)
+    for shift in np.unique(shifts).tolist():
+        rows = shifts == shift
+        part = coefficients[rows]
+        if shift >= 0:
+            if shift > 18 or _largest(part) * 10**shift >= 2**63:
+                return None
+            result[rows] = part * 10**shift
+        else:
+            if -shift > 18:
+                if (part != 0).any():
+                    return None
+                result[rows] = 0
+                continue
+            divisor = 10**-shift
+            if (part % divisor != 0).any():
+                return None
+            result[rows] = part // divisor
+    return result
+
+
+def _largest(values: np.ndarray) -> int:
+    """Return the largest absolute value of an int64 array as a Python int (no overflow at int64's minimum)."""
+    return max(abs(int(values.max())), abs(int(values.min()))) if len(values) else 0
+
+
 def _split_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Split values one by one, keeping a value as Decimal when its coefficient or exponent does not fit.
 

@@ -21,6 +21,7 @@ from spm_desktop.domain.engine.crediting import (
     scale,
     text_or_none,
 )
+from spm_desktop.domain.engine.exact import product_parts, split_exact
 from spm_desktop.domain.money import CONTEXT, from_record_units, to_decimal
 from spm_desktop.domain.periods import (
     Period,
@@ -61,6 +62,13 @@ class MetricInfo:
             return self.metric.record_values(frame, selected=everything)
         except TypeError:
             return self.metric.record_values(frame)
+
+    def record_values_and_parts(self, frame: pd.DataFrame) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+        """Return ``record_values`` and, where the metric gives them, the values' integer parts (see metrics)."""
+        method = getattr(self.metric, "record_values_and_parts", None)
+        if method is None:
+            return self.record_values(frame), None
+        return method(frame, selected=pd.Series(True, index=frame.index, dtype=bool))  # type: ignore[no-any-return]
 
     @property
     def additive(self) -> bool:
@@ -316,16 +324,40 @@ def _shared_values(prepared: PreparedDeals, positions: np.ndarray, values: np.nd
     return values
 
 
-def _record_values(info: MetricInfo, frame: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
-    """Return the metric's value of each selected record as Decimal objects."""
+def _record_values(info: MetricInfo, frame: pd.DataFrame, positions: np.ndarray) -> tuple[
+        np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Return the metric's value of each selected record as Decimal objects, and their integer parts when known."""
     if len(positions) == len(frame):
-        raw = info.record_values(frame)
+        raw, parts = info.record_values_and_parts(frame)
     else:
-        raw = info.record_values(frame.iloc[positions])
+        raw, parts = info.record_values_and_parts(frame.iloc[positions])
     values = raw.to_numpy(dtype=object) if raw.dtype == object else None
     if values is not None and len(values) and set(map(type, values.tolist())) == {Decimal}:
-        return values
-    return _decimal_values(raw.reset_index(drop=True), info.unit)
+        return values, parts
+    return _decimal_values(raw.reset_index(drop=True), info.unit), None
+
+
+def _credited_parts(coefficients: np.ndarray, exponents: np.ndarray, shares: np.ndarray,
+                    is_one: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the integer parts of the credited values that ``_multiply_unless_one`` makes, or None.
+
+    None when a share or a product has no int64 parts, so the credit blocks read them from the Decimals.
+    """
+    scaled = np.flatnonzero(~is_one)
+    if len(scaled) == 0:
+        return coefficients, exponents
+    share_coefficients, share_exponents, others = split_exact(shares[scaled])
+    if others is not None:
+        return None
+    products, product_exponents, holds = product_parts(coefficients[scaled], exponents[scaled], share_coefficients,
+                                                       share_exponents)
+    if not holds.all():
+        return None
+    coefficients = coefficients.copy()
+    exponents = exponents.copy()
+    coefficients[scaled] = products
+    exponents[scaled] = product_exponents
+    return coefficients, exponents
 
 
 def _report_outside(credits: pd.DataFrame, outside: np.ndarray, known: np.ndarray, deal_ids: np.ndarray,
@@ -366,7 +398,8 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
                                 severity="warning"))
         positions, dates = positions[dated], dates[dated]
 
-    values = _shared_values(prepared, positions, _record_values(info, frame, positions))
+    values, parts = _record_values(info, frame, positions)
+    values = _shared_values(prepared, positions, values)
     all_one = True
     if info.unit == "currency":
         currencies, rates, all_one = _fx_rates(prepared, positions, dates, plan, fx, problems)
@@ -403,8 +436,11 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
     kept, row = kept[order], row[order]
     shares = recipients.shares[kept]
     credited = _multiply_unless_one(values[row], shares, recipients.share_is_one[kept])
+    credited_parts = None
     if not all_one:
         credited = _multiply(credited, rates[row])
+    elif parts is not None:
+        credited_parts = _credited_parts(parts[0][row], parts[1][row], shares, recipients.share_is_one[kept])
     columns = {
         "_pos": recipients.positions[kept], "participant_id": recipients.participant_ids[kept],
         "credit_kind": recipients.credit_kinds[kept],
@@ -412,6 +448,8 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
         "fx_rate": rates[row], "credited": credited,
         "via_participant_id": filled(len(kept), None),
     }
+    if credited_parts is not None:
+        columns["credited_coefficient"], columns["credited_exponent"] = credited_parts
     credits = pd.DataFrame({name: pd.arrays.NumpyExtensionArray(values) if values.dtype == object else values
                             for name, values in columns.items()}, copy=False)
     return CreditedMetric(credits, problems)
