@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spm_desktop.domain.engine import LINE_COLUMNS, CalculationInputs, calculate, exact_decimals
-from spm_desktop.domain.engine.exact import join_exact, split_exact
+from spm_desktop.domain.engine.exact import join_exact, product_parts, split_distinct, split_exact, whole_counts
 from spm_desktop.domain.metrics import MetricDefinition, compile_metric
 from spm_desktop.domain.plans import load_plan
 from spm_desktop.services.calc.rows import engine_lines_to_columns
@@ -148,3 +148,67 @@ def test_long_rate_stored_text():
     columns = engine_lines_to_columns(result.lines)
     assert columns["exact_earnings"][0] == "12.3456789012345670000000"
     assert columns["exact_earnings"][2] == "0.050000"
+
+
+def test_product_parts_match_decimal_products():
+    left = decimals("1.50", "-2.5", "0", "-4.00", "123456789.0123")
+    right = decimals("0.03", "0", "-0.5", "0.10", "2")
+    parts = [split_exact(side)[:2] for side in (left, right)]
+    coefficients, exponents, holds = product_parts(*parts[0], *parts[1])
+    products = [a * b for a, b in zip(left.tolist(), right.tolist(), strict=True)]
+    # -2.5 times 0 and 0 times -0.5 are Decimal's negative zero, which the parts cannot hold.
+    assert holds.tolist() == [True, False, False, True, True]
+    rebuilt = join_exact(coefficients, exponents, None)
+    assert [repr(value) for value, held in zip(rebuilt, holds, strict=True) if held] == [
+        repr(value) for value, held in zip(products, holds, strict=True) if held]
+    assert [str(products[1]), str(products[2])] == ["-0.0", "-0.0"]
+
+
+def test_product_parts_refuse_int64_overflow():
+    big = np.array([3 * 10**18, np.iinfo(np.int64).min], dtype=np.int64)
+    coefficients, exponents, holds = product_parts(big, np.zeros(2, dtype=np.int16), np.array([4, 1]),
+                                                   np.zeros(2, dtype=np.int64))
+    assert holds.tolist() == [False, False]
+    assert coefficients.tolist() == [0, 0]
+
+
+def test_whole_counts_scale_exactly_or_refuse():
+    coefficients = np.array([15, -25, 7], dtype=np.int64)
+    exponents = np.array([-1, -7, 2], dtype=np.int16)
+    assert whole_counts(coefficients[:1], exponents[:1], 6).tolist() == [1_500_000]
+    assert whole_counts(coefficients[2:], exponents[2:], 0).tolist() == [700]
+    # -25 * 10**-7 is not a whole count of millionths.
+    assert whole_counts(coefficients, exponents, 6) is None
+    assert whole_counts(np.array([10**17]), np.array([3], dtype=np.int16), 0) is None
+
+
+def test_split_distinct_reads_repeated_objects_once():
+    half, third = Decimal("0.50"), Decimal("0.333")
+    values = np.empty(200, dtype=object)
+    values[:] = [half, third] * 100
+    coefficients, exponents, others = split_distinct(values)
+    assert others is None
+    assert [repr(value) for value in join_exact(coefficients, exponents, None)] == [repr(v) for v in values]
+
+
+def test_refund_at_zero_rate_keeps_negative_zero_line():
+    plan = PLAN.replace("    cap: 50\n", "").replace("method: marginal", "method: retroactive").replace(
+        "rate: 0.0125", "rate: 0")
+    people = pd.DataFrame({"participant_id": ["A"], "name": ["Ann"], "role": ["Rep"]})
+    deals = pd.DataFrame({
+        "deal_id": ["D-1", "D-2"], "owner": ["A", "A"], "amount": pd.array([1000_0000, -200_0000], dtype="Int64"),
+        "close_date": pd.to_datetime(["2024-01-05", "2024-02-05"]), "currency": "USD", "type": ["sale", "sale"],
+    })
+    sales = compile_metric(MetricDefinition(key="sales", name="Sales", value="sum(amount)"))
+    result = calculate(CalculationInputs(period="2024-Q1", plans=[load_plan(plan)], participants=people,
+                                         deals=deals, metrics={"sales": sales}))
+    # Both credits stay in the 0% band: 1000.0000 * 0 and -200.0000 * 0 (negative zero).
+    assert [repr(value) for value in exact_decimals(result.lines)] == ["Decimal('0.0000')", "Decimal('-0.0000')"]
+
+
+def test_plain_lines_agree_with_decimal_products():
+    lines = calculate_quarter(PLAN.replace("    cap: 50\n", "")).lines
+    # The first and third lines stay in one band: credit times that band's rate, digit for digit.
+    values = exact_decimals(lines)
+    assert repr(values[0]) == repr(Decimal("1000.0000") * Decimal("0.0125"))
+    assert repr(values[2]) == repr(Decimal("1.0000") * Decimal("0.05"))

@@ -30,7 +30,7 @@ from spm_desktop.domain.engine.components import (
 )
 from spm_desktop.domain.engine.crediting import Hierarchy, filled, prepare_deals, team_credits, text_or_none
 from spm_desktop.domain.engine.earning import LabelTable
-from spm_desktop.domain.engine.exact import EXACT_COLUMNS, product_parts, split_exact, split_except
+from spm_desktop.domain.engine.exact import EXACT_COLUMNS, product_parts, split_exact
 from spm_desktop.domain.engine.measuring import (
     CreditedMetric,
     Employment,
@@ -97,6 +97,8 @@ class Calculation:
         # exact parts are left 0 in self.lines and filled from the credit's and the rate's parts
         # once for all lines; None for a chunk without plain lines.
         self.plain: list[np.ndarray | None] = []
+        # The chunk and the exact values of the other lines of those chunks, in chunk order.
+        self.rest: list[tuple[int, np.ndarray]] = []
         self._nothing: np.ndarray | None = None
         self.heads: list[tuple[str, str, str, int, str, str]] = []
         self.drafts: list[LineDraft] = []
@@ -406,54 +408,78 @@ class Calculation:
                                ("held_minor", lines.held), ("note", lines.notes)):
             columns[column].append(values)
         plain = lines.plain if lines.plain is not None and lines.plain.any() else None
-        self._append_exact(split_except(lines.exact, plain))
         self.plain.append(plain)
+        if plain is None:
+            self._append_exact(split_exact(lines.exact))
+            return
+        # Every line of this chunk gets its parts at the end: the plain ones from integer parts,
+        # the others from their Decimals, split together with those of all chunks.
+        self._append_exact((np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int16), None))
+        if not plain.all():
+            self.rest.append((len(self.chunks) - 1, lines.exact[~plain]))
 
     def _append_exact(self, parts: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> None:
         """Keep a chunk's exact lines as integer coefficients and exponents, so its Decimal objects can go."""
         for column, part in zip(EXACT_COLUMNS, parts, strict=True):
             self.lines[column].append(part)
 
-    def _plain_parts(self, sources: np.ndarray, rows: np.ndarray, counts: list[int]) -> tuple[
-            np.ndarray, np.ndarray, dict[int, Decimal]] | None:
-        """Return the exact parts of all plain lines, from the credit's and the band rate's parts in one step.
+    def _plain_parts(self, sources: np.ndarray, rows: np.ndarray, counts: list[int]) -> dict[int, Decimal]:
+        """Fill the exact parts of all plain lines from the credit's and the band rate's parts in one step.
 
-        Returns coefficients and exponents of every line, 0 on lines that are not plain, and the
-        Decimal of each plain line whose product has no int64 parts, by line index (its parts 0).
-        None when no line is plain.
+        The other lines of chunks with plain lines are split from their Decimals here, all at
+        once. The parts go into the joined exact columns of self.lines (one part each
+        afterwards). Returns the Decimal of each line whose value has no int64 parts, by line
+        index (its parts stay 0).
         """
-        offsets = np.cumsum([0, *counts])
-        found = [np.flatnonzero(part) + offsets[index] for index, part in enumerate(self.plain) if part is not None]
+        found = [part if part is not None else np.zeros(count, dtype=bool)
+                 for part, count in zip(self.plain, counts, strict=True)]
         self.plain = []
-        if not found:
-            return None
-        lines = np.concatenate(found)
+        plain = np.concatenate(found) if found else np.zeros(0, dtype=bool)
         del found
+        others: dict[int, Decimal] = {}
+        if not plain.any():
+            return others
+        joined = {}
+        for column in ("label_codes", "exact_coefficient", "exact_exponent"):
+            parts = self.lines[column]
+            joined[column] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            self.lines[column] = [joined[column]]
+            del parts
+        coefficients, exponents, codes = (joined[column] for column in
+                                          ("exact_coefficient", "exact_exponent", "label_codes"))
         starts = np.cumsum([0] + [len(whole.pos) for whole in self.sources])
         credit_coefficients = np.concatenate([_parts_or_zeros(whole, 0) for whole in self.sources])
         credit_exponents = np.concatenate([_parts_or_zeros(whole, 1) for whole in self.sources])
-        codes = np.concatenate(self.lines["label_codes"])
         rate_coefficients, rate_exponents = self._rate_parts()
-        total = int(offsets[-1])
-        all_coefficients = np.zeros(total, dtype=np.int64)
-        all_exponents = np.zeros(total, dtype=np.int16)
-        others: dict[int, Decimal] = {}
         # In slices, so that the temporary arrays stay small next to the lines.
-        for first in range(0, len(lines), _SLICE):
-            part = lines[first:first + _SLICE]
+        for first in range(0, len(plain), _SLICE):
+            part = np.flatnonzero(plain[first:first + _SLICE]) + first
             line_sources = sources[part]
             index = starts[line_sources] + rows[part]
             part_codes = codes[part]
-            coefficients, exponents, holds = product_parts(credit_coefficients[index], credit_exponents[index],
-                                                           rate_coefficients[part_codes], rate_exponents[part_codes])
-            all_coefficients[part] = coefficients
-            all_exponents[part] = exponents
+            products, product_exponents, holds = product_parts(
+                credit_coefficients[index], credit_exponents[index], rate_coefficients[part_codes],
+                rate_exponents[part_codes])
+            coefficients[part] = products
+            exponents[part] = product_exponents
             for position in np.flatnonzero(~holds).tolist():
                 whole = self.sources[int(line_sources[position])]
                 credited = whole.credited[int(rows[part[position]])]
                 rate = self.label_table.rates[int(part_codes[position])][0]
                 others[int(part[position])] = CONTEXT.multiply(credited, rate)
-        return all_coefficients, all_exponents, others
+        if self.rest:
+            offsets = np.cumsum([0, *counts])
+            rest = np.concatenate([np.flatnonzero(~plain[offsets[chunk]:offsets[chunk + 1]]) + offsets[chunk]
+                                   for chunk, _values in self.rest])
+            rest_coefficients, rest_exponents, rest_others = split_exact(np.concatenate(
+                [values for _chunk, values in self.rest]))
+            self.rest = []
+            coefficients[rest] = rest_coefficients
+            exponents[rest] = rest_exponents
+            if rest_others is not None:
+                for position in np.flatnonzero(rest_others != None).tolist():  # noqa: E711 - element-wise test
+                    others[int(rest[position])] = rest_others[position]
+        return others
 
     def _rate_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the one rate of each label code as int64 coefficient and exponent (0 for codes of no plain line)."""
@@ -513,7 +539,7 @@ class Calculation:
         heads, sources, rows = _expand_chunks(self.chunks)
         counts = [chunk[3] for chunk in self.chunks]
         self.chunks = []
-        plain = self._plain_parts(sources, rows, counts)
+        others = self._plain_parts(sources, rows, counts)
         data = self._credit_columns(sources, rows)
         del sources, rows
         self.sources = []
@@ -526,16 +552,12 @@ class Calculation:
         data.update(self._head_columns(heads))
         del heads
         data.update(self._chunk_columns(counts))
-        if plain is not None:
-            # The chunks left the plain lines' parts 0, and every other line's 0 in these arrays.
-            data["exact_coefficient"] += plain[0]
-            data["exact_exponent"] += plain[1]
-            if plain[2]:
-                if _all_none(data["exact_decimal"]):
-                    data["exact_decimal"] = filled(sum(counts), None)
-                for index, value in plain[2].items():
-                    data["exact_decimal"][index] = value
-        del plain
+        if others:
+            if _all_none(data["exact_decimal"]):
+                data["exact_decimal"] = filled(sum(counts), None)
+            for index, value in others.items():
+                data["exact_decimal"][index] = value
+        del others
         # Object columns go in as extension arrays, so pandas does not copy them into one block.
         # Text columns still become pandas str columns (pandas 3.1), which keep the same str objects.
         columns = {column: (pd.arrays.NumpyExtensionArray(values) if isinstance(values, np.ndarray)
@@ -555,10 +577,10 @@ class Calculation:
                 data[column] = (self._none_column(sum(counts)) if all(part is None for part in parts)
                                 else _fill_parts(parts, counts, None))
             elif column == "label_codes":
-                codes = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+                codes = _joined(parts, np.int64)
                 data["bands"], data["rates"] = self.label_table.columns(codes)
             else:
-                data[column] = np.concatenate(parts) if parts else np.empty(0, dtype=_PART_TYPES[column])
+                data[column] = _joined(parts, _PART_TYPES[column])
             del parts
         return data
 
@@ -599,6 +621,13 @@ _DEFAULT_TEXT = {"kind": "deal", "note": ""}
 
 # Lines per slice when plain lines are priced from integer parts.
 _SLICE = 1 << 19
+
+
+def _joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """Join a column's chunk parts; a single part (already joined) is used as it is."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
 def _parts_or_zeros(whole: Block, which: int) -> np.ndarray:

@@ -48,28 +48,20 @@ def split_exact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray 
     return coefficients, exponents, None
 
 
-def split_except(values: np.ndarray, skip: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Split values like ``split_exact``, leaving coefficient and exponent 0 where ``skip`` is True.
+def split_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Split values like ``split_exact``, reading each distinct object once.
 
-    The caller fills the skipped lines from parts it already has, so their Decimal objects
-    are not read.
+    Shares and rates repeat the same few objects over many rows, so this is much cheaper
+    than one string per row there.
     """
-    if skip is None or not skip.any():
+    if len(values) < 64:
         return split_exact(values)
-    count = len(values)
-    coefficients = np.zeros(count, dtype=np.int64)
-    exponents = np.zeros(count, dtype=np.int16)
-    if skip.all():
-        return coefficients, exponents, None
-    rest = np.flatnonzero(~skip)
-    rest_coefficients, rest_exponents, rest_others = split_exact(values[rest])
-    coefficients[rest] = rest_coefficients
-    exponents[rest] = rest_exponents
-    if rest_others is None:
-        return coefficients, exponents, None
-    others = np.full(count, None, dtype=object)
-    others[rest] = rest_others
-    return coefficients, exponents, others
+    identities = np.fromiter(map(id, values.tolist()), dtype=np.int64, count=len(values))
+    _unique, first, inverse = np.unique(identities, return_index=True, return_inverse=True)
+    if len(first) * 2 > len(values):
+        return split_exact(values)
+    coefficients, exponents, others = split_exact(values[first])
+    return coefficients[inverse], exponents[inverse], None if others is None else others[inverse]
 
 
 def product_parts(left_coefficients: np.ndarray, left_exponents: np.ndarray, right_coefficients: np.ndarray,

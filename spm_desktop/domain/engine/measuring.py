@@ -21,7 +21,7 @@ from spm_desktop.domain.engine.crediting import (
     scale,
     text_or_none,
 )
-from spm_desktop.domain.engine.exact import product_parts, split_exact
+from spm_desktop.domain.engine.exact import product_parts, split_distinct
 from spm_desktop.domain.money import CONTEXT, from_record_units, to_decimal
 from spm_desktop.domain.periods import (
     Period,
@@ -346,7 +346,7 @@ def _credited_parts(coefficients: np.ndarray, exponents: np.ndarray, shares: np.
     scaled = np.flatnonzero(~is_one)
     if len(scaled) == 0:
         return coefficients, exponents
-    share_coefficients, share_exponents, others = split_exact(shares[scaled])
+    share_coefficients, share_exponents, others = split_distinct(shares[scaled])
     if others is not None:
         return None
     products, product_exponents, holds = product_parts(coefficients[scaled], exponents[scaled], share_coefficients,

@@ -144,7 +144,7 @@ def to_objects(vec: Vec, wanted: np.ndarray | None = None) -> np.ndarray:
     result[:] = _ZERO
     rows = np.flatnonzero(~vec.null if wanted is None else ~vec.null & wanted)
     scale = vec.scale
-    result[rows] = [Decimal(int(units)).scaleb(-scale) for units in vec.data[rows]]  # type: ignore[index]
+    result[rows] = [Decimal(units).scaleb(-scale) for units in vec.data[rows].tolist()]  # type: ignore[index]
     return result
 
 
