@@ -410,9 +410,16 @@ def _collect_text(source: Source, parsed: ParsedImport, keeper: _RowKeeper, used
 def _totals_words(cells: np.ndarray) -> np.ndarray:
     """Return which cells read like a totals label, skipping the cell-by-cell test when none can."""
     texts = cells.tolist()
-    if not _TOTALS_HINT.search("\n".join(texts)):
-        return np.zeros(len(texts), dtype=bool)
-    return np.fromiter(map(is_totals_word, texts), dtype=bool, count=len(texts))
+    result = np.zeros(len(texts), dtype=bool)
+    joined = "\n".join(texts)
+    hits = [match.start() for match in _TOTALS_HINT.finditer(joined)]
+    if not hits:
+        return result
+    # Only the cells that contain a hint are tested, found from where each hit falls in the joined text.
+    starts = np.cumsum([0, *map(len, texts)]) + np.arange(len(texts) + 1)
+    for index in np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist():
+        result[index] = is_totals_word(texts[index])
+    return result
 
 
 # Every totals label that layout.is_totals_word accepts contains one of these.
