@@ -17,7 +17,7 @@ import datetime as dt
 import difflib
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Literal
@@ -364,23 +364,29 @@ class CompiledMetric:
         """
         return self.record_values_and_parts(frame, selected)[0]
 
-    def record_values_and_parts(self, frame: pd.DataFrame, selected: pd.Series | None = None) -> tuple[
+    def record_values_and_parts(self, frame: pd.DataFrame, selected: pd.Series | None = None,
+                                known: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> tuple[
             pd.Series, tuple[np.ndarray, np.ndarray] | None]:
         """Return ``record_values`` and, when the values are fixed-point, their int64 coefficients and int16 exponents.
 
         A value ``units / 10**scale`` is the Decimal with coefficient ``units`` and exponent
         ``-scale``; an empty record is Decimal 0 (coefficient 0, exponent 0). The engine stores
-        lines from these parts instead of reading each Decimal back.
+        lines from these parts instead of reading each Decimal back. ``known``, when given,
+        receives the parts and returns the records whose Decimal the caller already has: those
+        are None in the values, so no object is made for them.
         """
         mask = (self.select(frame) if selected is None else selected).to_numpy(dtype=bool)
         units = self._record_vec(frame, mask)
-        data = np.array(to_objects(units, mask), dtype=object)
-        empty = ~mask | units.null
-        data[empty] = Decimal(0)
         parts = None
+        empty = ~mask | units.null
         if units.fixed and units.data.dtype == np.int64 and units.scale < 2**15:
             parts = (np.where(empty, 0, units.data).astype(np.int64),
                      np.where(empty, 0, -units.scale).astype(np.int16))
+        skip = known(*parts) if known is not None and parts is not None else None
+        data = np.array(to_objects(units, mask if skip is None else mask & ~skip), dtype=object)
+        data[empty] = Decimal(0)
+        if skip is not None:
+            data[skip] = None
         return pd.Series(data, index=frame.index, dtype=object), parts
 
     def _record_vec(self, frame: pd.DataFrame, mask: np.ndarray) -> Vec:

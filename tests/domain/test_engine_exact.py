@@ -166,7 +166,7 @@ def test_product_parts_match_decimal_products():
 
 def test_product_parts_refuse_int64_overflow():
     big = np.array([3 * 10**18, np.iinfo(np.int64).min], dtype=np.int64)
-    coefficients, exponents, holds = product_parts(big, np.zeros(2, dtype=np.int16), np.array([4, 1]),
+    coefficients, _exponents, holds = product_parts(big, np.zeros(2, dtype=np.int16), np.array([4, 1]),
                                                    np.zeros(2, dtype=np.int64))
     assert holds.tolist() == [False, False]
     assert coefficients.tolist() == [0, 0]
@@ -212,3 +212,23 @@ def test_plain_lines_agree_with_decimal_products():
     values = exact_decimals(lines)
     assert repr(values[0]) == repr(Decimal("1000.0000") * Decimal("0.0125"))
     assert repr(values[2]) == repr(Decimal("1.0000") * Decimal("0.05"))
+
+
+def test_two_metrics_on_one_amount_share_value_objects():
+    plan = PLAN.replace("    cap: 50\n", "") + """  - name: Second
+    type: commission
+    metric: copy
+    tiers: {method: flat, by: amount, bands: [{from: 0, rate: 0.01}]}
+"""
+    people = pd.DataFrame({"participant_id": ["A"], "name": ["Ann"], "role": ["Rep"]})
+    deals = pd.DataFrame({
+        "deal_id": ["D-1", "D-2"], "owner": ["A", "A"], "amount": pd.array([1000_0000, 25_5000], dtype="Int64"),
+        "close_date": pd.to_datetime(["2024-01-05", "2024-02-05"]), "currency": "USD",
+    })
+    metrics = {key: compile_metric(MetricDefinition(key=key, name=key, value="sum(amount)")) for key in ("sales", "copy")}
+    lines = calculate(CalculationInputs(period="2024-Q1", plans=[load_plan(plan)], participants=people, deals=deals,
+                                        metrics=metrics)).lines
+    first = lines[lines["component"] == "Commission"]["amount"].tolist()
+    second = lines[lines["component"] == "Second"]["amount"].tolist()
+    assert [repr(value) for value in first] == ["Decimal('1000.0000')", "Decimal('25.5000')"]
+    assert all(one is other for one, other in zip(first, second, strict=True))

@@ -59,6 +59,10 @@ class PreparedDeals:
     # per position: the record value an earlier metric made, so that later metrics can share the object
     record_values: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     record_seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    # per position: that value's integer parts, where ``record_known`` is True
+    record_coefficients: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    record_exponents: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int16))
+    record_known: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
 
 
 def _clean_deals(deals: pd.DataFrame) -> pd.DataFrame:
@@ -291,7 +295,9 @@ def prepare_deals(deals: pd.DataFrame, splits: pd.DataFrame | None) -> PreparedD
     is_reversal = np.zeros(len(frame), dtype=bool)
     is_reversal[list(originals)] = True
     return PreparedDeals(frame, recipients, originals, frozenset(excluded), problems, deal_ids, grain_source,
-                         is_reversal, deal_rank, filled(len(frame), None), np.zeros(len(frame), dtype=bool))
+                         is_reversal, deal_rank, filled(len(frame), None), np.zeros(len(frame), dtype=bool),
+                         np.zeros(len(frame), dtype=np.int64), np.zeros(len(frame), dtype=np.int16),
+                         np.zeros(len(frame), dtype=bool))
 
 
 # Credit kinds of recipients, numbered in their sorted order (the order of pd.factorize with sort=True).

@@ -63,12 +63,14 @@ class MetricInfo:
         except TypeError:
             return self.metric.record_values(frame)
 
-    def record_values_and_parts(self, frame: pd.DataFrame) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+    def record_values_and_parts(self, frame: pd.DataFrame, known: Any = None) -> tuple[
+            pd.Series, tuple[np.ndarray, np.ndarray] | None]:
         """Return ``record_values`` and, where the metric gives them, the values' integer parts (see metrics)."""
         method = getattr(self.metric, "record_values_and_parts", None)
         if method is None:
             return self.record_values(frame), None
-        return method(frame, selected=pd.Series(True, index=frame.index, dtype=bool))  # type: ignore[no-any-return]
+        return method(frame, selected=pd.Series(True, index=frame.index, dtype=bool),  # type: ignore[no-any-return]
+                      known=known)
 
     @property
     def additive(self) -> bool:
@@ -302,14 +304,18 @@ def _multiply_unless_one(values: np.ndarray, factors: np.ndarray, is_one: np.nda
     return product
 
 
-def _shared_values(prepared: PreparedDeals, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _shared_values(prepared: PreparedDeals, positions: np.ndarray, values: np.ndarray,
+                   parts: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """Reuse the value objects of an earlier metric for the same records where they print the same.
 
     Two metrics on the same amount make equal Decimals per record. Sharing them keeps one
-    object per record in the statement lines instead of one per metric.
+    object per record in the statement lines instead of one per metric. Records whose
+    integer parts are known were shared before their objects were made (``_record_values``);
+    the others are compared here.
     """
     seen = prepared.record_seen[positions]
-    earlier = np.flatnonzero(seen)
+    check = seen & ~prepared.record_known[positions] if parts is not None else seen
+    earlier = np.flatnonzero(check)
     if len(earlier):
         prior = prepared.record_values[positions[earlier]]
         # compare_total is 0 only for the same digits and exponent, unlike ==, which finds 1.0 equal to 1.
@@ -321,17 +327,36 @@ def _shared_values(prepared: PreparedDeals, positions: np.ndarray, values: np.nd
     first = positions[~seen]
     prepared.record_values[first] = values[~seen]
     prepared.record_seen[first] = True
+    if parts is not None:
+        prepared.record_coefficients[first] = parts[0][~seen]
+        prepared.record_exponents[first] = parts[1][~seen]
+        prepared.record_known[first] = True
     return values
 
 
-def _record_values(info: MetricInfo, frame: pd.DataFrame, positions: np.ndarray) -> tuple[
+def _record_values(info: MetricInfo, frame: pd.DataFrame, positions: np.ndarray, prepared: PreparedDeals) -> tuple[
         np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-    """Return the metric's value of each selected record as Decimal objects, and their integer parts when known."""
+    """Return the metric's value of each selected record as Decimal objects, and their integer parts when known.
+
+    A record whose parts equal those of an earlier metric's value takes that metric's
+    object, which is then not made again.
+    """
+    reused: list[np.ndarray] = []
+
+    def known(coefficients: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+        same = (prepared.record_known[positions] & (prepared.record_coefficients[positions] == coefficients)
+                & (prepared.record_exponents[positions] == exponents))
+        reused.append(same)
+        return same
+
     if len(positions) == len(frame):
-        raw, parts = info.record_values_and_parts(frame)
+        raw, parts = info.record_values_and_parts(frame, known)
     else:
-        raw, parts = info.record_values_and_parts(frame.iloc[positions])
+        raw, parts = info.record_values_and_parts(frame.iloc[positions], known)
     values = raw.to_numpy(dtype=object) if raw.dtype == object else None
+    if values is not None and reused and parts is not None:
+        values = values.copy()  # pandas may hand out a read-only view
+        values[reused[0]] = prepared.record_values[positions[reused[0]]]
     if values is not None and len(values) and set(map(type, values.tolist())) == {Decimal}:
         return values, parts
     return _decimal_values(raw.reset_index(drop=True), info.unit), None
@@ -398,8 +423,8 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
                                 severity="warning"))
         positions, dates = positions[dated], dates[dated]
 
-    values, parts = _record_values(info, frame, positions)
-    values = _shared_values(prepared, positions, values)
+    values, parts = _record_values(info, frame, positions, prepared)
+    values = _shared_values(prepared, positions, values, parts)
     all_one = True
     if info.unit == "currency":
         currencies, rates, all_one = _fx_rates(prepared, positions, dates, plan, fx, problems)
