@@ -6,7 +6,8 @@
 ``engine`` builds the frames in memory (not timed), runs ``calculate`` for one quarter
 with four tiered components and splits on 10% of deals, and prints wall and CPU seconds
 (user and system), minor page faults and the peak RSS of the process. It also prints the
-load average and whether numpy requests for transparent hugepages, because on a
+load average, the CPU seconds of a fixed pure-Python loop (the machine's speed at that
+moment) and whether numpy requests for transparent hugepages, because on a
 machine whose kernel compacts memory for them on demand that alone can add seconds of
 system time; ``NUMPY_MADVISE_HUGEPAGE=0`` in the environment switches numpy's request off.
 With ``--tracemalloc`` it also prints the peak of memory that Python and numpy allocate during
@@ -145,7 +146,19 @@ def machine_note() -> str:
         numpy_madvise = "unknown"
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return (f"cores {os.cpu_count()}, load average {load}, transparent hugepages {hugepages}, "
-            f"numpy hugepage madvise {numpy_madvise} (NUMPY_MADVISE_HUGEPAGE)")
+            f"numpy hugepage madvise {numpy_madvise} (NUMPY_MADVISE_HUGEPAGE), "
+            f"reference loop {reference_loop():.2f} s")
+
+
+def reference_loop() -> float:
+    """Return the CPU seconds of a fixed pure-Python loop, to compare machines and moments.
+
+    A virtual machine's speed drifts by a quarter or more within an hour, so a run's engine
+    seconds are read together with this figure from the same moment.
+    """
+    started = time.process_time()
+    sum(range(30_000_000))
+    return time.process_time() - started
 
 
 def run_engine(participants: int, deal_count: int, trace: bool = False) -> None:
