@@ -79,6 +79,8 @@ class Block:
     credited_units: np.ndarray | None = None
     # credited values as int64 coefficients and int16 exponents, or None when one of them has no such parts
     credited_parts: tuple[np.ndarray, np.ndarray] | None = None
+    # row ranges found by ``span``: components on the same metric ask for the same dates
+    spans: dict[tuple[dt.date, dt.date], tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Block:
@@ -105,9 +107,14 @@ class Block:
 
     def span(self, first: dt.date, last: dt.date) -> tuple[int, int]:
         """Return the index range of rows dated from ``first`` to ``last`` inclusive."""
-        low = int(np.searchsorted(self.days, np.datetime64(first, "D"), side="left"))
-        high = int(np.searchsorted(self.days, np.datetime64(last, "D"), side="right"))
-        return low, high
+        if len(self.days) == 0:
+            return 0, 0  # nothing to find, and the shared empty block keeps no entries
+        found = self.spans.get((first, last))
+        if found is None:
+            low = int(np.searchsorted(self.days, np.datetime64(first, "D"), side="left"))
+            high = int(np.searchsorted(self.days, np.datetime64(last, "D"), side="right"))
+            found = self.spans[(first, last)] = (low, high)
+        return found
 
 
 EMPTY_BLOCK = Block(*(np.empty(0, dtype=kind) for kind in (np.int64, "datetime64[ns]", "datetime64[D]")),

@@ -5,6 +5,7 @@ All arithmetic runs in the caller's decimal context (``money.CONTEXT``: 34 digit
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -187,13 +188,26 @@ def whole_units(units: np.ndarray | None, scale: int, edges: Sequence[Decimal]) 
     """
     if units is None or len(units) == 0:
         return None
-    whole_edges = integer_units(np.array(list(edges), dtype=object), scale)
+    whole_edges = _whole_edges(tuple(edges), scale)
     if whole_edges is None:
         return None
     largest = max(abs(int(units.max())), abs(int(units.min())))
     if largest * len(units) >= 2**63:
         return None
     return WholeUnits(units, whole_edges)
+
+
+@functools.lru_cache(maxsize=4096)
+def _whole_edges(edges: tuple[Decimal, ...], scale: int) -> np.ndarray | None:
+    """Return band edges in 1/10**scale as int64, or None; amount tiers share one table over all participants.
+
+    Equal Decimals give equal counts, so a key that equals in value is a correct hit. The
+    result is read only.
+    """
+    whole = integer_units(np.array(list(edges), dtype=object), scale)
+    if whole is not None:
+        whole.flags.writeable = False
+    return whole
 
 
 def price_tiers(values: np.ndarray, groups: np.ndarray | None, tiers: Tiers, edges: Sequence[Decimal],
