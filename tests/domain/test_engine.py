@@ -3,8 +3,11 @@
 import io
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spm_desktop.domain.engine import (
     CalculationInputs,
@@ -12,7 +15,7 @@ from spm_desktop.domain.engine import (
     calculate,
     format_results_csv,
 )
-from spm_desktop.domain.engine.earning import largest_remainder
+from spm_desktop.domain.engine.earning import _FINE, _distribute, largest_remainder
 from spm_desktop.domain.metrics import MetricDefinition, compile_metric
 from spm_desktop.domain.money import CONTEXT, to_record_units
 from spm_desktop.domain.plans import load_plan
@@ -394,6 +397,24 @@ def test_largest_remainder_negative_lines():
     total, lines = largest_remainder([Decimal("-0.335"), Decimal("-0.336"), Decimal("1.001")], "USD")
     assert total == Decimal("0.33")
     assert lines.tolist() == [-33, -34, 100]
+
+
+def test_largest_remainder_ties_go_to_earlier_lines():
+    # Seven lines of a third of a cent each round to 2 cents: the first two tied lines get them.
+    total, lines = largest_remainder([Decimal("0.00333")] * 3 + [Decimal("0.001")] + [Decimal("0.00333")] * 3, "USD")
+    assert total == Decimal("0.02")
+    assert lines.tolist() == [1, 1, 0, 0, 0, 0, 0]
+
+
+@given(st.lists(st.integers(min_value=-10**9, max_value=10**9), min_size=1, max_size=60))
+def test_distribute_matches_a_stable_sort_by_remainder(fine):
+    values = np.array(fine, dtype=np.int64) * 1000  # few distinct remainders, so ties are common
+    floors = np.floor_divide(values, _FINE)
+    for missing in range(len(values) + 1):
+        expected = floors.copy()
+        order = sorted(range(len(values)), key=lambda index: (-(values[index] - floors[index] * _FINE), index))
+        expected[order[:missing]] += 1
+        assert _distribute(values, int(floors.sum()) + missing).tolist() == expected.tolist()
 
 
 def test_largest_remainder_yen_has_no_decimals():

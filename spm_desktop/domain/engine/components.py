@@ -117,6 +117,24 @@ class Block:
         return found
 
 
+def _parts_sum(block: Block, start: int, stop: int) -> Decimal | None:
+    """Return the Decimal sum of credited rows from their integer parts, or None when they may overflow.
+
+    Adding Decimals from 0 keeps every digit and the smallest exponent, so the sum is the
+    coefficients brought to that exponent and added, with that exponent.
+    """
+    if block.credited_parts is None or stop <= start:
+        return None
+    coefficients, exponents = block.credited_parts[0][start:stop], block.credited_parts[1][start:stop]
+    lowest = min(int(exponents.min()), 0)
+    highest_shift = int(exponents.max()) - lowest
+    largest = max(abs(int(coefficients.max())), abs(int(coefficients.min())))
+    if highest_shift > 18 or largest * 10**highest_shift * (stop - start) >= 2**63:
+        return None
+    scaled = coefficients * 10 ** (exponents.astype(np.int64) - lowest) if highest_shift else coefficients
+    return Decimal(int(scaled.sum())).scaleb(lowest)
+
+
 EMPTY_BLOCK = Block(*(np.empty(0, dtype=kind) for kind in (np.int64, "datetime64[ns]", "datetime64[D]")),
                     *(np.empty(0, dtype=object) for _ in range(7)))
 
@@ -184,7 +202,8 @@ class ComponentContext:
         """Return the sum of a block's credited values in rows ``start`` to ``stop``."""
         key = (id(block), start, stop)
         if key not in self.credit_sums:
-            self.credit_sums[key] = sum(block.credited[start:stop].tolist(), ZERO)
+            total = _parts_sum(block, start, stop)
+            self.credit_sums[key] = total if total is not None else sum(block.credited[start:stop].tolist(), ZERO)
         return self.credit_sums[key]
 
     def problem(self, code: str, message: str, component: Component | None = None,

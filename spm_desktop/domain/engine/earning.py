@@ -323,10 +323,15 @@ def _distribute(fine: np.ndarray, total_units: int) -> np.ndarray:
     units = np.floor_divide(fine, _FINE)
     remainders = fine - units * _FINE
     missing = total_units - int(units.sum())
-    if missing > 0:
-        # A stable sort on the negated remainder puts the earlier line first on ties.
-        order = np.argsort(-remainders, kind="stable")
-        units[order[:missing]] += 1
+    if missing >= len(units) > 0:
+        units += 1
+    elif missing > 0:
+        # The lines above the missing-th largest remainder get a unit each, and the lines equal
+        # to it the units left, earlier lines first: the lines that a stable sort would pick.
+        cut = np.partition(remainders, len(remainders) - missing)[len(remainders) - missing]
+        above = remainders > cut
+        units[above] += 1
+        units[np.flatnonzero(remainders == cut)[:missing - int(np.count_nonzero(above))]] += 1
     return units
 
 
