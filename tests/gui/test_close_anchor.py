@@ -30,6 +30,7 @@ def _click(qtbot, area, name):
 def test_close_shows_anchor_of_head(qtbot, area):
     view = area.findChild(QTableView, "periodsTable")
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.model().index(0, 0)).center())
+    qtbot.waitUntil(lambda: area.findChild(QPushButton, "approveButton").isEnabled(), timeout=10_000)
     _click(qtbot, area, "approveButton")
     _click(qtbot, area, "closeButton")
     head = audit_service.head(area.context.workspace)

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QPushButton, QTableView
 
-from spm_desktop.gui.areas.close import CloseArea
+from spm_desktop.gui.areas.close import CHECKING, CloseArea
 from spm_desktop.services import adjustment_service, inquiry_service, period_service
 from spm_desktop.services.context import Workspace
 from spm_desktop.store.tables.records import participants
@@ -48,6 +48,8 @@ def _click(qtbot, area, name):
 def _click_row(qtbot, view, row):
     index = view.model().index(row, 0)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+    # Approve and Close wait for the records check, which runs in a worker.
+    qtbot.waitUntil(lambda: not view.window().context.busy, timeout=10_000)
 
 
 def _type(qtbot, area, name, text):
@@ -79,6 +81,22 @@ def test_maker_sees_approve_disabled_with_reason(qtbot, area):
     _click_row(qtbot, _find(area, QTableView, "periodsTable"), 0)
     assert not _find(area, QPushButton, "approveButton").isEnabled()
     assert "another user must approve it" in area.periods_panel.hint.text()
+
+
+def test_records_check_runs_in_a_worker(qtbot, area):
+    _calculated_by(area.context.workspace, "maker")
+    area.context.notify_changed({"periods"})
+    panel = area.periods_panel
+    panel.period_input.setText("2017-Q1")
+    qtbot.waitUntil(lambda: not area.context.busy, timeout=10_000)
+    panel._blocker_cache.clear()
+    panel.update_buttons()
+    # The check has started but its result has not reached the GUI thread yet.
+    assert area.context.busy
+    assert not _find(area, QPushButton, "approveButton").isEnabled()
+    assert _find(area, QPushButton, "approveButton").toolTip() == CHECKING
+    qtbot.waitUntil(lambda: _find(area, QPushButton, "approveButton").isEnabled(), timeout=10_000)
+    assert _find(area, QPushButton, "approveButton").toolTip() == "Approve run 1 of 2017-Q1"
 
 
 def test_checker_approves_and_closes(qtbot, area):

@@ -76,16 +76,19 @@ def area(qtbot, app_context, calculated_path):
     return widget
 
 
-def _late_deal(area):
+def _late_deal(qtbot, area):
     _import(area.context.workspace.path, "deals",
             "deal_id,owner,amount,currency,close_date,stage\nLATE1,P1,20000,USD,2017-02-10,Won\n")
     area.context.notify_changed({"records"})
+    qtbot.waitUntil(lambda: not area.context.busy, timeout=10_000)
 
 
 def _show_period(qtbot, area, label="2017-Q1"):
     edit = area.findChild(QLineEdit, "periodInput")
     edit.clear()
     qtbot.keyClicks(edit, label)
+    # Approve and Close wait for the records check, which runs in a worker.
+    qtbot.waitUntil(lambda: not area.context.busy, timeout=10_000)
 
 
 def _button(area, name):
@@ -95,7 +98,7 @@ def _button(area, name):
 def test_approve_disabled_after_late_deal(qtbot, area):
     _show_period(qtbot, area)
     assert _button(area, "approveButton").isEnabled()
-    _late_deal(area)
+    _late_deal(qtbot, area)
     assert not _button(area, "approveButton").isEnabled()
     assert "deals records changed since run 1 of 2017-Q1" in area.periods_panel.hint.text()
 
@@ -105,7 +108,7 @@ def test_close_disabled_after_late_deal(qtbot, area):
     area.context.notify_changed({"periods"})
     _show_period(qtbot, area)
     assert _button(area, "closeButton").isEnabled()
-    _late_deal(area)
+    _late_deal(qtbot, area)
     assert not _button(area, "closeButton").isEnabled()
     assert "have it approved again before closing it" in _button(area, "closeButton").toolTip()
     assert "deals records changed" in area.periods_panel.hint.text()

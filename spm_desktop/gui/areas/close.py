@@ -54,6 +54,8 @@ ADJUSTMENT_HEADER = ("Id", "Participant", "Name", "Period", "Amount", "Reason", 
 UNSTAGED_HEADER = ("Record", "File", "Row", "Participant", "Period", "Amount", "Reason code")
 INQUIRY_HEADER = ("Id", "Participant", "Name", "Period", "Line", "State", "Raised by", "Raised at", "Question",
                   "Adjustment")
+# Shown on Approve and Close while a worker checks the period's records.
+CHECKING = "Checking the period's records since its run..."
 CLOSE_TIP = ("Lock the approved period: its results, adjustments and plans can no longer change, "
              "and it cannot be reopened")
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -113,6 +115,8 @@ class PeriodsPanel(QWidget):
         self.close_button = _button("closeButton", "Close period")
         self.close_button.setToolTip(CLOSE_TIP)
         self._blocker_cache: dict[tuple, tuple[str | None, str | None]] = {}
+        # The key of the records check running in a worker, so that keystrokes do not start more.
+        self._checking: tuple | None = None
         self.calculate_button.clicked.connect(self.calculate)
         self.approve_button.clicked.connect(self.approve)
         self.close_button.clicked.connect(self.close_period)
@@ -176,7 +180,12 @@ class PeriodsPanel(QWidget):
             return
         with workspace.read() as connection:
             current = period_service.state(connection, label)
-            blocker, close_blocker = self._blockers(connection, current, workspace.user)
+            key = (current.label, current.state, workspace.user, close_service.latest_audit_seq(connection))
+        blockers = self._blocker_cache.get(key)
+        if blockers is None:
+            self._start_check(key, current)
+            blockers = (CHECKING, CHECKING)
+        blocker, close_blocker = blockers
         self.calculate_button.setEnabled(not current.is_closed)
         self.approve_button.setEnabled(blocker is None)
         self.approve_button.setToolTip(blocker or f"Approve run {current.latest_run_id} of {current.label}")
@@ -184,24 +193,47 @@ class PeriodsPanel(QWidget):
         self.close_button.setToolTip(close_blocker or CLOSE_TIP)
         if current.state == "approved":
             self.hint.setText(close_blocker or "")
+        elif blocker == CHECKING:
+            self.hint.setText(CHECKING if current.state != "open" else "")
         else:
             self.hint.setText("" if blocker is None or current.state == "open" else blocker)
 
-    def _blockers(self, connection: object, current: PeriodState, user: str) -> tuple[str | None, str | None]:
-        """Return why approving and why closing are unavailable, computed once per workspace change.
+    def _start_check(self, key: tuple, current: PeriodState) -> None:
+        """Find why approving and why closing are unavailable in a worker, then show it.
 
         Both checks digest the records inside the period (all of them for runs stored before
-        period digests existed), which is too slow to repeat on each keystroke. Every service
-        write appends an audit entry, so a new audit sequence number means the cached result
-        may be out of date.
-        NOTE: the first check after a change reads the period's records on the UI thread, so
-        its time grows with the number of deals in the period.
+        period digests existed), which takes seconds on a large period. Every service write
+        appends an audit entry, so the result is kept until the audit sequence number moves.
         """
-        key = (current.label, user, close_service.latest_audit_seq(connection))
-        if key not in self._blocker_cache:
-            closing = close_service.close_blocker(connection, current.label) if current.state == "approved" else None
-            self._blocker_cache = {key: (close_service.approval_blocker(connection, current.label, user), closing)}
-        return self._blocker_cache[key]
+        if self._checking == key:
+            return
+        self._checking = key
+        workspace = self.area.workspace
+        label, state, user = current.label, current.state, workspace.user
+
+        def check(*, progress: object = None, cancel: object = None) -> tuple[str | None, str | None]:
+            with workspace.read() as connection:
+                closing = close_service.close_blocker(connection, label) if state == "approved" else None
+                return close_service.approval_blocker(connection, label, user), closing
+
+        def done(blockers: tuple[str | None, str | None]) -> None:
+            self._blocker_cache = {key: blockers}
+            self._finish_check(key)
+
+        def failed(error: BaseException) -> None:
+            log.warning("checking period %s for approval failed: %s", label, error)
+            reason = f"The period's records could not be checked ({error}); reopen the workspace and try again."
+            self._blocker_cache = {key: (reason, reason)}
+            self._finish_check(key)
+
+        self.area.context.run(f"Checking {label}", check, on_success=done, on_failure=failed, parent=self,
+                              show_progress=False)
+
+    def _finish_check(self, key: tuple) -> None:
+        if self._checking == key:
+            self._checking = None
+        if self.area.workspace is not None:
+            self.update_buttons()
 
     def calculate(self) -> None:
         from spm_desktop.services import calc_service
