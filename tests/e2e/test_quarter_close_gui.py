@@ -120,6 +120,7 @@ def approve_and_close(qtbot, window: MainWindow) -> None:
     periods = area.findChild(QTableView, "periodsTable")
     row = next(r for r in range(periods.model().rowCount()) if periods.model().index(r, 0).data() == PERIOD)
     click_row(qtbot, periods, row)
+    wait_idle(qtbot, window)  # the records check behind Approve runs in a worker
     click(qtbot, area.findChild(QPushButton, "approveButton"))
     wait_idle(qtbot, window)
     click(qtbot, area.findChild(QPushButton, "closeButton"))
