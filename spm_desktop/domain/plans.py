@@ -171,6 +171,13 @@ class Plan:
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # the YAML text the plan was read from, written back unchanged while the plan still equals it
     source: str | None = field(default=None, compare=False, hash=False, repr=False)
+    # whether the plan sets its fiscal start month itself; one that does not follows the
+    # workspace's fiscal year. Any month but January is always set.
+    fiscal_start_stated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fiscal_start_month != 1 and not self.fiscal_start_stated:
+            object.__setattr__(self, "fiscal_start_stated", True)
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -511,6 +518,7 @@ def plan_from_mapping(data: Mapping[str, Any]) -> Plan:
         period=reader.text(data, "period", "plan", required=True) or "",
         period_start=reader.date(data, "period_start", "plan"),
         fiscal_start_month=reader.integer(data, "fiscal_start_month", "plan", 1),
+        fiscal_start_stated="fiscal_start_month" in data,
         participants=_read_participants(reader, data),
         quota_proration=reader.text(data, "quota_proration", "plan") or "none",
         fx=_read_fx(reader, data),
@@ -604,7 +612,7 @@ def plan_to_mapping(plan: Plan) -> CommentedMap:
     data["period"] = plan.period
     if plan.period_start is not None:
         data["period_start"] = plan.period_start
-    if plan.fiscal_start_month != 1:
+    if plan.fiscal_start_stated:
         data["fiscal_start_month"] = plan.fiscal_start_month
 
     participants: dict[str, Any] = {}

@@ -107,13 +107,15 @@ class ValidationKeys:
 
     metrics: frozenset[str] | None
     quotas: frozenset[str]
+    # the workspace's fiscal start month, which a plan without its own follows
+    fiscal_start_month: int = 1
 
 
 def validation_keys(connection: Connection) -> ValidationKeys:
     from spm_desktop.store.tables.records import quotas
 
     quota_keys = frozenset(key for (key,) in connection.execute(select(quotas.c.quota_key).distinct()))
-    return ValidationKeys(_metric_keys(connection), quota_keys)
+    return ValidationKeys(_metric_keys(connection), quota_keys, period_service.fiscal_start_month(connection))
 
 
 def read_validation_keys(workspace: Workspace) -> ValidationKeys:
@@ -147,11 +149,10 @@ def validate_against(plan: plan_domain.Plan, keys: ValidationKeys) -> list[Probl
 def validate(connection: Connection, plan: plan_domain.Plan, text: str | None = None) -> list[Problem]:
     """Check a plan against the domain rules, the workspace's metrics and quota keys and its fiscal year.
 
-    ``text`` is the plan's document. Without it, a fiscal start month of 1 counts as not
-    stated, because ``dump_plan`` leaves the default out.
+    ``text`` is the plan's document; without it the plan tells whether it sets its fiscal start.
     """
     problems = validate_against(plan, validation_keys(connection))
-    stated = states_fiscal_start(text) if text is not None else plan.fiscal_start_month != 1
+    stated = states_fiscal_start(text) if text is not None else plan.fiscal_start_stated
     if stated:
         problems += fiscal_start_problems([plan], period_service.fiscal_start_month(connection), severity="warning")
     return problems

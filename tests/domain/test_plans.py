@@ -327,3 +327,35 @@ def test_diff_of_equal_plans_empty():
 def test_dump_plan_quotes_text_yaml_would_misread(text):
     plan = dataclasses.replace(load_plan(FULL_PLAN), participants=Eligibility(text, (text,)))
     assert load_plan(dump_plan(plan)).participants == plan.participants
+
+
+MINIMAL = """\
+plan: Fiscal
+version: 1
+effective_from: 2024-01-01
+currency: USD
+period: quarter
+participants: {role: Rep}
+components:
+  - {name: Flat, type: commission, metric: bookings, tiers: {method: flat, bands: [{from: 0, rate: 0.1}]}}
+"""
+
+
+def test_plan_without_fiscal_start_follows_the_workspace():
+    plan = load_plan(MINIMAL)
+    assert (plan.fiscal_start_month, plan.fiscal_start_stated) == (1, False)
+    assert "fiscal_start_month" not in dump_plan(plan)
+
+
+def test_stated_january_survives_a_round_trip():
+    plan = load_plan(MINIMAL + "fiscal_start_month: 1\n")
+    assert (plan.fiscal_start_month, plan.fiscal_start_stated) == (1, True)
+    again = load_plan(dump_plan(dataclasses.replace(plan, source=None)))
+    assert again == plan
+    assert again.fiscal_start_stated
+
+
+def test_any_other_month_is_stated():
+    plan = dataclasses.replace(load_plan(MINIMAL), fiscal_start_month=7)
+    assert plan.fiscal_start_stated
+    assert load_plan(dump_plan(plan)).fiscal_start_month == 7

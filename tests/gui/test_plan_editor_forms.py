@@ -575,3 +575,45 @@ def test_saved_plan_equals_edited_plan(qtbot, plans_area):
     stored = _save(qtbot, plans_area)
     assert stored == edited
     assert dump_plan(stored) == dump_plan(edited)
+
+
+# -- the fiscal year ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def july_plans_area(qtbot, seeded_path, app_context):
+    from spm_desktop.gui.main_window import MainWindow
+    from spm_desktop.services import period_service, settings_service
+
+    with Workspace.open(seeded_path, "tester") as workspace:
+        settings_service.set(workspace, period_service.FISCAL_START_SETTING, 7)
+    window = MainWindow(app_context)
+    qtbot.addWidget(window)
+    window.show()
+    operation = window.open_workspace(seeded_path)
+    qtbot.waitUntil(lambda: operation.done, timeout=30_000)
+    window.show_area("plans")
+    area = window.areas["plans"]
+    qtbot.waitUntil(lambda: area.editor.plan is not None, timeout=10_000)
+    return area
+
+
+def test_plan_without_fiscal_start_shows_the_workspace_month(july_plans_area):
+    combo = _plan_field(july_plans_area.editor, "fiscal_start_month")
+    assert combo.currentData() == 0
+    assert combo.currentText() == "As the workspace (July)"
+
+
+def test_explicit_january_is_saved_and_warned(qtbot, july_plans_area):
+    editor = july_plans_area.editor
+    _choose(qtbot, _plan_field(editor, "fiscal_start_month"), 1)
+    # January differs from the workspace's July, so the plan cannot be calculated as it stands.
+    assert any("fiscal year starts in month 7" in problem.message for problem in editor.problems)
+    stored = _save(qtbot, july_plans_area, "January on purpose")
+    assert (stored.fiscal_start_month, stored.fiscal_start_stated) == (1, True)
+    assert "fiscal_start_month: 1" in dump_plan(stored)
+
+    _choose(qtbot, _plan_field(editor, "fiscal_start_month"), 0)
+    stored = _save(qtbot, july_plans_area, "follow the workspace again")
+    assert not stored.fiscal_start_stated
+    assert "fiscal_start_month" not in dump_plan(stored)

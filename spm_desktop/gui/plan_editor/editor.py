@@ -308,6 +308,7 @@ class PlanEditor(QWidget):
         """Use new metric and quota keys for the drop-downs and validation, keeping the edits."""
         self.keys = keys
         self.component_form.set_choices(keys.metrics or (), keys.quotas)
+        self.plan_form.set_workspace_fiscal_start(keys.fiscal_start_month)
         if self.plan is not None:
             self.show_plan(self.plan)
 
@@ -337,7 +338,10 @@ class PlanEditor(QWidget):
     def _validate(self, plan: Plan | None) -> list[Problem]:
         if plan is None:
             return []
-        return changes.editor_problems(plan) + plan_service.validate_against(plan, self.keys)
+        problems = changes.editor_problems(plan) + plan_service.validate_against(plan, self.keys)
+        if plan.fiscal_start_stated:
+            problems += plan_service.fiscal_start_problems([plan], self.keys.fiscal_start_month, severity="warning")
+        return problems
 
     def current_row(self) -> int:
         return self.components_list.currentRow()

@@ -23,6 +23,7 @@ from spm_desktop.gui.plan_editor.fields import (
 PERIOD_LABELS = {"week": "Week", "two_weeks": "Two weeks", "month": "Month", "quarter": "Quarter", "year": "Year"}
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
+FOLLOWS_WORKSPACE = "As the workspace"
 PRORATION_CHOICES = (("None", "none"), ("Days on the plan", "days"), ("Whole months on the plan", "months"))
 ASSIGNMENT_CHOICES = (("Everyone with a role", "role"), ("Listed participants", "ids"))
 RATE_DATE_CHOICES = (("Credit date", "credit_date"), ("Last day of the period", "period_end"))
@@ -132,13 +133,21 @@ class PlanForm(BoundForm):
                       lambda p, text: dataclasses.replace(p, period_start=read_date(text, "the first day")),
                       placeholder="YYYY-MM-DD; needed for two-week periods",
                       tooltip="Weeks start on this weekday; two-week cycles repeat every 14 days from it")
-        month_choices = [(month, number) for number, month in enumerate(MONTHS, start=1)]
-        self.add_combo(form, "fiscal_start_month", "Fiscal year starts", month_choices,
-                       lambda p: p.fiscal_start_month, lambda p, value: dataclasses.replace(p, fiscal_start_month=value))
+        # 0 stands for "not set in the plan": the plan follows the workspace's fiscal year.
+        month_choices = [(FOLLOWS_WORKSPACE, 0), *((month, number) for number, month in enumerate(MONTHS, start=1))]
+        self.fiscal_combo = self.add_combo(
+            form, "fiscal_start_month", "Fiscal year starts", month_choices,
+            lambda p: p.fiscal_start_month if p.fiscal_start_stated else 0,
+            lambda p, value: dataclasses.replace(p, fiscal_start_month=value or 1, fiscal_start_stated=bool(value)),
+            tooltip="A plan that sets its own month must match the workspace's fiscal year to be calculated")
         self.add_combo(form, "quota_proration", "Quota proration", PRORATION_CHOICES, lambda p: p.quota_proration,
                        lambda p, value: dataclasses.replace(p, quota_proration=value),
                        tooltip="How the quota of a period shrinks for a participant who joins or leaves in it")
         return group
+
+    def set_workspace_fiscal_start(self, month: int) -> None:
+        """Name the workspace's fiscal start month on the choice that follows it."""
+        self.fiscal_combo.setItemText(0, f"{FOLLOWS_WORKSPACE} ({MONTHS[month - 1]})")
 
     def _build_assignment_group(self) -> QGroupBox:
         group = QGroupBox("Assignment")
