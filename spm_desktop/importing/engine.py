@@ -533,6 +533,8 @@ class _Builder:
         self.attribute_rows: list[tuple] = []
         self.findings: list[validate.Finding] = []
         self.row_issues: list[tuple[int, str, parsing.Issue]] = []  # (row position, field, issue)
+        # per money field with a currency mark in some cell: the currency each row's cell names
+        self.amount_currencies: dict[str, list[str | None]] = {}
 
     # -- parsing ----------------------------------------------------------------------
 
@@ -546,6 +548,8 @@ class _Builder:
                 result = self._parse(field_spec, self.columns[index])
             self._note(name, result)
             self.values[name] = result.values
+            if field_spec.kind == "money":
+                self._read_currency_marks(name, self.columns[index])
             if field_spec.kind in ("id", "text"):
                 self._apply_aliases(name, result.values, aliases.get(name, {}))
         if self.plan.attributes:
@@ -556,6 +560,17 @@ class _Builder:
         for index in set(self.plan.fields.values()) | set(self.plan.attributes.values()):
             if index not in self.plan.melt.values():
                 self.columns[index] = ()
+
+    def _read_currency_marks(self, name: str, cells: Sequence[object]) -> None:
+        """Keep the currency that each amount cell names ("1.234,56 EUR", "€500"), when any cell names one."""
+        distinct = cells.uniques if isinstance(cells, CodedColumn) else list(dict.fromkeys(cells))
+        marks = {cell: mark for cell in distinct if (mark := parsing.amount_currency(cell)) is not None}
+        if not marks:
+            return
+        if isinstance(cells, CodedColumn):
+            self.amount_currencies[name] = cells.expand([marks.get(cell) for cell in cells.uniques])
+        else:
+            self.amount_currencies[name] = [marks.get(cell) for cell in cells]
 
     def _parse(self, field_spec: FieldSpec, cells: Sequence[object]) -> parsing.ColumnResult:
         return _parse_distinct(cells, lambda distinct: self._parse_cells(field_spec, distinct))
@@ -671,9 +686,54 @@ class _Builder:
                 default = self.parsed.mapping.defaults.get(field_spec.name)
                 self.values[field_spec.name] = self._default_column(field_spec, default, count)
         self._fill_implied_defaults(count)
+        self._apply_currency_marks(count)
         validate.check_choices(self.spec, self.values, self.findings)
         if self.spec.name in ("quotas", "adjustments") and not self.options.period_from_date:
             self._check_period_labels()
+
+    def _apply_currency_marks(self, count: int) -> None:
+        """Take the currency named in amount cells into the currency field, and reject rows where they differ.
+
+        A row whose currency is empty gets the one its amount names. A row whose currency or
+        other amount names another one is rejected, because either figure could be the wrong
+        one. A record set without a currency field gets a warning, since the mark is dropped.
+        """
+        if not self.amount_currencies:
+            return
+        if self.record_rows is not None:
+            # NOTE: melted columns (one record per month column) do not carry currency marks yet.
+            self.amount_currencies = {name: [marks[position] for position in self.record_rows]
+                                      for name, marks in self.amount_currencies.items()}
+        named = sorted({mark for marks in self.amount_currencies.values() for mark in marks if mark})
+        if "currency" not in self.spec.field_names:
+            for name in self.amount_currencies:
+                self.parsed.problems.append(Problem(
+                    "currency_mark_ignored", f"{name} cells name a currency ({', '.join(named)}), but "
+                    f"{self.spec.name} records have no currency field; the amounts are read as plain numbers",
+                    "warning", self.parsed.file_name, self.parsed.sheet, column=self.parsed.column_names.get(name)))
+            return
+        currencies = self.values["currency"]
+        filled: dict[str, int] = {}
+        for index in range(count):
+            marks = {name: marks[index] for name, marks in self.amount_currencies.items() if marks[index]}
+            if not marks:
+                continue
+            current = currencies[index].upper() if isinstance(currencies[index], str) else None
+            for name, mark in marks.items():
+                if current is not None and mark != current:
+                    self.row_issues.append((index, name, parsing.Issue(
+                        index, "currency_conflict", "error",
+                        f"the amount names {mark} but the row's currency is {current}; correct the amount or "
+                        "the currency", mark)))
+                    break
+                if current is None:
+                    currencies[index] = current = mark
+                    filled[mark] = filled.get(mark, 0) + 1
+        for mark, rows in filled.items():
+            self.parsed.problems.append(Problem(
+                "currency_from_amount", f"currency {mark} taken from the amount cells of {rows:,} "
+                f"{'row' if rows == 1 else 'rows'} that had no currency", "info", self.parsed.file_name, self.parsed.sheet,
+                column=self.parsed.column_names.get("currency"), value=mark))
 
     def _default_column(self, field_spec: FieldSpec, default: str | None, count: int) -> list[object]:
         if default is None:

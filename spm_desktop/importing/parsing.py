@@ -144,6 +144,35 @@ _AMBIGUOUS_DOT = re.compile(r"^\d{1,3}\.\d{3}$")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+# Currency marks that name one currency. "$", "¥" and "kr" stand for several and are read as no mark.
+_SYMBOL_CURRENCIES = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₪": "ILS",
+                      "₫": "VND", "฿": "THB", "₱": "PHP", "₦": "NGN"}
+_DOLLAR_PREFIXES = {"US$": "USD", "C$": "CAD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD", "NZ$": "NZD",
+                    "HK$": "HKD", "S$": "SGD", "R$": "BRL", "MX$": "MXN"}
+_CODE_MARK = re.compile(r"^\(?\s*-?\s*([A-Z]{3})\b|\b([A-Z]{3})\s*\)?$")
+_DOLLAR_MARK = re.compile(r"^\(?\s*-?\s*([A-Z]{1,2}\$)")
+
+
+def amount_currency(text: object) -> str | None:
+    """Return the currency an amount cell names ("1.234,56 EUR", "€500", "C$ 20"), or None.
+
+    Only marks that name one currency count: an ISO code written before or after the
+    number, a symbol such as € or £, or a dollar sign with a country prefix. A plain "$",
+    "¥" or "kr" names no currency here.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    cleaned = clean_text(text)
+    dollar = _DOLLAR_MARK.match(cleaned)
+    if dollar and dollar.group(1) in _DOLLAR_PREFIXES:
+        return _DOLLAR_PREFIXES[dollar.group(1)]
+    code = _CODE_MARK.search(cleaned)
+    if code:
+        return code.group(1) or code.group(2)
+    found = {_SYMBOL_CURRENCIES[mark] for mark in cleaned if mark in _SYMBOL_CURRENCIES}
+    return found.pop() if len(found) == 1 else None
+
+
 @dataclass(frozen=True)
 class _NumberText:
     negative: bool

@@ -1,0 +1,60 @@
+"""Amount cells that name a currency ("1.234,56 EUR", "€500") fill or check the row's currency."""
+
+from __future__ import annotations
+
+import pytest
+
+from spm_desktop.importing.parsing import amount_currency
+from spm_desktop.services import import_service, record_service
+from spm_desktop.services.errors import ValidationError
+
+
+@pytest.mark.parametrize(("text", "currency"), [
+    ("1.234,56 EUR", "EUR"), ("€500", "EUR"), ("£ 1,200.00", "GBP"), ("500 JPY", "JPY"), ("-50,00 GBP", "GBP"),
+    ("(EUR 1,200.00)", "EUR"), ("US$ 12", "USD"), ("C$20", "CAD"), ("12 345,00 €", "EUR"),
+    ("$500", None), ("¥500", None), ("kr 500", None), ("1234.50", None), ("", None), (None, None),
+])
+def test_amount_currency(text, currency):
+    assert amount_currency(text) == currency
+
+
+def _deals(workspace) -> dict[str, tuple[int, str | None]]:
+    with workspace.read() as connection:
+        frame = record_service.load_frame(connection, "deals")
+    return {row.deal_id: (row.amount, row.currency) for row in frame.itertuples()}
+
+
+def test_empty_currency_taken_from_the_amount(workspace, write_file, import_file):
+    path = write_file("eu.csv", 'deal_id,owner,amount,currency\nD1,P1,"1.234,56 EUR",\nD2,P1,€500,\n'
+                                "D3,P1,$500,\nD4,P1,700,usd\n")
+    result = import_file("deals", path)
+    assert result.counts.added == 4
+    assert _deals(workspace) == {"D1": (12_345_600, "EUR"), "D2": (5_000_000, "EUR"), "D3": (5_000_000, None),
+                                 "D4": (7_000_000, "usd")}
+    filled = [problem for problem in result.problems if problem.code == "currency_from_amount"]
+    assert [problem.message for problem in filled] == [
+        "currency EUR taken from the amount cells of 2 rows that had no currency"]
+
+
+def test_amount_and_currency_that_differ_reject_the_row(workspace, write_file):
+    path = write_file("clash.csv", "deal_id,owner,amount,currency\nD1,P1,£500,USD\nD2,P1,£500,GBP\n")
+    preview = import_service.preview(workspace, "deals", path)
+    clashes = [problem for problem in preview.problems if problem.code == "currency_conflict"]
+    assert [(problem.row, problem.column, problem.value) for problem in clashes] == [(2, "amount", "GBP")]
+    assert "the amount names GBP but the row's currency is USD" in clashes[0].message
+    with pytest.raises(ValidationError):
+        import_service.commit(workspace, preview)
+    assert _deals(workspace) == {}
+
+
+def test_amount_without_a_currency_column_fills_it(workspace, write_file, import_file):
+    import_file("deals", write_file("nocol.csv", "deal_id,owner,amount\nD1,P1,GBP 20.5\n"))
+    assert _deals(workspace) == {"D1": (205_000, "GBP")}
+
+
+def test_record_set_without_currency_warns(workspace, write_file):
+    path = write_file("stages.csv", "deal_id,changed_at,stage,amount\nO1,2017-01-05 10:00,Open,€500\n")
+    preview = import_service.preview(workspace, "stage_history", path)
+    ignored = [problem for problem in preview.problems if problem.code == "currency_mark_ignored"]
+    assert len(ignored) == 1
+    assert "no currency field" in ignored[0].message
