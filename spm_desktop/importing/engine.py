@@ -576,17 +576,59 @@ class _Builder:
         return _parse_distinct(cells, lambda distinct: self._parse_cells(field_spec, distinct))
 
     def _parse_cells(self, field_spec: FieldSpec, cells: Sequence[object]) -> parsing.ColumnResult:
+        option = {"money": "decimal_mark", "decimal": "decimal_mark", "date": "date_order",
+                  "datetime": "date_order"}.get(field_spec.kind)
+        if option is not None and self.parsed.mapping_source.startswith("saved:") \
+                and getattr(self.options, option) != "auto":
+            return self._parse_with_saved_option(field_spec, cells, option)
+        return self._parse_with(field_spec, cells, self.options.date_order, self.options.decimal_mark)
+
+    def _parse_with(self, field_spec: FieldSpec, cells: Sequence[object], date_order: str,
+                    decimal_mark: str) -> parsing.ColumnResult:
         kind = field_spec.kind
         if kind == "money":
-            return parsing.parse_money(cells, self.options.decimal_mark)
+            return parsing.parse_money(cells, decimal_mark)
         if kind == "decimal":
-            return parsing.parse_decimal(cells, self.options.decimal_mark, percent_allowed=field_spec.name == "share")
+            return parsing.parse_decimal(cells, decimal_mark, percent_allowed=field_spec.name == "share")
         if kind in ("date", "datetime"):
-            return parsing.parse_dates(cells, with_time=kind == "datetime", date_order=self.options.date_order,
+            return parsing.parse_dates(cells, with_time=kind == "datetime", date_order=date_order,
                                        date1904=self.parsed.info.date1904)
         if kind == "integer":
             return parsing.parse_integer(cells)
         return parsing.parse_text(cells)
+
+    def _parse_with_saved_option(self, field_spec: FieldSpec, cells: Sequence[object],
+                                 option: str) -> parsing.ColumnResult:
+        """Read a column whose date order or decimal mark comes from a saved mapping, not from this file.
+
+        The saved mapping may have been made for another file. The column is read first as
+        if nothing were set. When its own values decide, they win, with a warning if the
+        saved mapping said otherwise. When they fit either way, the saved setting is used
+        and a warning says so, so that the user can check the dates or amounts.
+        """
+        saved = getattr(self.options, option)
+        auto = {"date_order": "auto", "decimal_mark": self.options.decimal_mark}
+        if option == "decimal_mark":
+            auto = {"date_order": self.options.date_order, "decimal_mark": "auto"}
+        own = self._parse_with(field_spec, cells, auto["date_order"], auto["decimal_mark"])
+        undecided = {"date_order_ambiguous", "ambiguous_date", "ambiguous_decimal_mark"}
+        name = self.parsed.mapping_source.removeprefix("saved: ")
+        what = "day and month order" if option == "date_order" else "decimal mark"
+        if any(issue.code in undecided for issue in own.issues):
+            result = self._parse_with(field_spec, cells, *((saved, self.options.decimal_mark)
+                                                            if option == "date_order"
+                                                            else (self.options.date_order, saved)))
+            result.issues.append(parsing.Issue(
+                None, "option_from_saved_mapping", "warning",
+                f"{what} {saved!r} taken from the saved mapping {name!r}: the values of this file fit either "
+                f"way; check them, or import with a mapping that sets options.{option}", saved))
+            return result
+        if own.decision is not None and own.decision != saved:
+            own.issues.append(parsing.Issue(
+                None, "saved_option_overruled", "warning",
+                f"the values of this file show the {what} {own.decision!r}, so the saved mapping {name!r} "
+                f"({option} {saved!r}) is not followed for this column", saved))
+        return own
 
     def _note(self, name: str, result: parsing.ColumnResult) -> None:
         if result.decision:
