@@ -93,17 +93,33 @@ def parse_text(cells: Sequence[object]) -> ColumnResult:
         return ColumnResult([cell or None for cell in cells])
     readings: dict[object, str | None] = {}
     changed: set[object] = set()
+    unquoted: list[str] = []
     for cell in dict.fromkeys(cells):
         if cell is None or cell == "":
             readings[cell] = None
             continue
         text, was_changed = _text_of(cell)
+        if text is not None and text[:1] == "'" and text[1:2] in _EXPORT_QUOTED:
+            # Spreadsheet exports put a quote before text that would run as a formula; this
+            # product's own exports do too. The quote is not part of the value.
+            unquoted.append(text)
+            text = text[1:]
         readings[cell] = text
         if was_changed:
             changed.add(cell)
     values: list[object] = [readings[cell] for cell in cells]
     normalised = [index for index, cell in enumerate(cells) if cell in changed] if changed else []
-    return ColumnResult(values, normalised=normalised)
+    issues = []
+    if unquoted:
+        issues.append(Issue(None, "formula_quote_removed", "info",
+                            f"the leading ' of {len(unquoted):,} distinct {'value' if len(unquoted) == 1 else 'values'} "
+                            f"that start with =, +, - or @ was dropped, as a spreadsheet does (for example "
+                            f"{unquoted[0]!r} reads as {unquoted[0][1:]!r})", unquoted[0]))
+    return ColumnResult(values, issues, normalised=normalised)
+
+
+# A quote before one of these marks text that an export kept from running as a formula.
+_EXPORT_QUOTED = ("=", "+", "-", "@")
 
 
 def _all_clean_text(cells: Sequence[object]) -> bool:
@@ -115,7 +131,8 @@ def _all_clean_text(cells: Sequence[object]) -> bool:
         return False
     # A separator that no printable text contains finds leading, trailing and doubled spaces in one search.
     joined = "\n".join(texts)
-    return not (joined[:1] == " " or joined[-1:] == " " or " \n" in joined or "\n " in joined or "  " in joined)
+    return not (joined[:1] in (" ", "'") or joined[-1:] == " " or " \n" in joined or "\n " in joined
+                or "  " in joined or "\n'" in joined)
 
 
 def _text_of(cell: object) -> tuple[str | None, bool]:

@@ -1,4 +1,4 @@
-"""Amount cells that name a currency ("1.234,56 EUR", "€500") fill or check the row's currency."""
+"""Marks in cells: an amount that names its currency, and the quote that exports put before formula text."""
 
 from __future__ import annotations
 
@@ -58,3 +58,21 @@ def test_record_set_without_currency_warns(workspace, write_file):
     ignored = [problem for problem in preview.problems if problem.code == "currency_mark_ignored"]
     assert len(ignored) == 1
     assert "no currency field" in ignored[0].message
+
+
+def test_own_export_imports_back_unchanged(workspace, tmp_path, write_file, import_file):
+    from spm_desktop.services import data_service
+
+    people = write_file("people.csv", "participant_id,name,payroll_id\nP1,=HYPERLINK(\"x\"),PX-1\nP2,-Team,PX-2\n"
+                                      "P3,Ann,PX-3\n")
+    import_file("participants", people)
+    exported = tmp_path / "exported.csv"
+    data_service.export_records(workspace, "participants", exported)
+    assert "'=HYPERLINK" in exported.read_text(encoding="utf-8-sig")
+    result = import_file("participants", exported)
+    assert (result.counts.added, result.counts.updated) == (0, 0)
+    assert [problem.code for problem in result.problems if problem.code == "formula_quote_removed"] == [
+        "formula_quote_removed"]
+    with workspace.read() as connection:
+        names = record_service.load_frame(connection, "participants").set_index("participant_id")["name"]
+    assert names.to_dict() == {"P1": '=HYPERLINK("x")', "P2": "-Team", "P3": "Ann"}
