@@ -18,6 +18,7 @@ files: the service passes the company logo as bytes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -363,6 +364,18 @@ def safe_file_part(text: str) -> str:
     return cleaned.strip(".") or "_"
 
 
+# Longer participant ids are cut in file names, which most file systems limit to 255 bytes.
+FILE_ID_LENGTH = 80
+
+
 def statement_file_stem(period: str, participant_id: str) -> str:
-    """Return the base file name of a statement: statement_<period>_<participant id>."""
-    return f"statement_{safe_file_part(period)}_{safe_file_part(participant_id)}"
+    """Return the base file name of a statement: statement_<period>_<participant id>.
+
+    An id longer than ``FILE_ID_LENGTH`` characters is cut and gets the start of its
+    SHA-256, so the name stays unique and fits the file system.
+    """
+    part = safe_file_part(participant_id)
+    if len(part) > FILE_ID_LENGTH:
+        digest = hashlib.sha256(participant_id.encode("utf-8")).hexdigest()[:12]
+        part = f"{part[:FILE_ID_LENGTH - 13]}_{digest}"
+    return f"statement_{safe_file_part(period)[:FILE_ID_LENGTH]}_{part}"

@@ -875,6 +875,10 @@ def export_statements(workspace: Workspace, period: str, out_dir: Path | str, fo
         progress(len(issues), len(issues), "recording statements")
         stems = file_stems([(issue.period, issue.participant_id) for issue in issues])
         issued = _record(workspace, period, target, issues, stems, rendered, size)
+    except OSError as error:
+        renderer.abort()
+        raise SpmError(f"cannot write statements into {target} ({error.strerror or error}); nothing was issued. "
+                       "Check the free space and the folder's permissions, or choose another folder") from error
     except BaseException:
         renderer.abort()
         raise

@@ -33,6 +33,17 @@ def test_file_stems_separate_ids_that_clean_alike() -> None:
     assert stems[2] == "statement_2017-Q3_P-1007"
 
 
+def test_long_ids_make_short_distinct_file_names(tmp_path: Path) -> None:
+    first, second = "P" * 300, "P" * 299 + "Q"
+    stems = statement_service.file_stems([("2017-Q3", first), ("2017-Q3", second), ("2017-Q3", "P-1007")])
+    assert len({*stems}) == 3
+    assert max(len(stem) for stem in stems) <= 120
+    assert stems[0].startswith("statement_2017-Q3_" + "P" * 60)
+    assert stems[2] == "statement_2017-Q3_P-1007"
+    # The temporary name the renderer writes first must fit the file system too.
+    (tmp_path / f"{stems[0]}.pdf.part-4194304").write_bytes(b"")
+
+
 @pytest.mark.slow
 def test_pool_keeps_order_while_reading_waits(statement_workspace_path: Path, tmp_path: Path) -> None:
     """More batches than may be in flight: adding waits for workers, and results still come back in job order."""
