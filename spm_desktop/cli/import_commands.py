@@ -116,7 +116,7 @@ def _import(args: argparse.Namespace) -> int:
         result = import_service.commit(workspace, preview, accept_valid=args.accept_valid, progress=progress)
     counts = result.counts
     print(f"imported {result.file_name} into {result.record_set} as batch {result.batch_id} "
-          f"(mapping {preview.mapping_source})")
+          f"({preview.mapping_text('the mapping file given')})")
     print(f"added {counts.added}, updated {counts.updated}, unchanged {counts.unchanged}, "
           f"duplicates {counts.duplicates}, rejected {counts.rejected}; skipped rows {result.skipped_rows}")
     for name, related in result.related.items():

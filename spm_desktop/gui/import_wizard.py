@@ -505,7 +505,7 @@ def _summary(preview: ImportPreview) -> str:
         (f"Records: {format_count(parsed.record_count)} from {where}. Rejected: {format_count(parsed.rejected_count)}; "
         f"duplicates: {format_count(parsed.duplicate_count)}; rows skipped: {format_count(parsed.skipped_rows)}."),
         (f"Problems: errors {counts['error']}, warnings {counts['warning']}, notes {counts['info']}. "
-        f"Mapping: {preview.mapping_source}."),
+        f"Mapping: {preview.mapping_text('as set on the mapping page')}."),
     ]
     if parsed.decisions:
         lines.append("Read per column: " + "; ".join(_decision(name, value) for name, value in parsed.decisions.items()))

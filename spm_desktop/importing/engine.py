@@ -10,6 +10,7 @@ service commits the result.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -82,7 +83,7 @@ class ParsedImport:
     column_names: dict[str, str] = field(default_factory=dict)  # field -> source column label
     attribute_names: list[str] = field(default_factory=list)
     suppressed: dict[tuple[str, str | None], int] = field(default_factory=dict)
-    mapping_source: str = "given"  # "given", "saved: <name>" or "suggested"
+    mapping_source: str = "given"  # "given", "given, columns suggested", "saved: <name>" or "suggested"
 
     @property
     def file_name(self) -> str:
@@ -160,6 +161,10 @@ def read_import(path: Path, record_set_name: str, mapping: Mapping | None = None
         if mapping is None:
             mapping = Mapping(record_set_name, columns=suggest_columns(spec.name, headers), sheet=source.info.sheet)
             mapping_source = "suggested"
+        elif not mapping.columns and mapping.melt is None:
+            # A mapping that only sets options (such as the date order) keeps the suggested columns.
+            mapping = dataclasses.replace(mapping, columns=suggest_columns(spec.name, headers))
+            mapping_source = "given, columns suggested"
         parsed = ParsedImport(spec.name, record_set_name, path, file_sha256(path), source.info, mapping,
                               None if header_index is None else header_index + 1, headers, sample)
         parsed.mapping_source = mapping_source

@@ -71,7 +71,18 @@ class ImportPreview:
     """A read and checked file, ready to show or commit."""
 
     parsed: ParsedImport
-    mapping_source: str  # "given", "saved: <name>" or "suggested"
+    mapping_source: str  # "given", "given, columns suggested", "saved: <name>" or "suggested"
+
+    def mapping_text(self, given: str = "the mapping given") -> str:
+        """Say where the mapping came from, in words; ``given`` names a mapping the caller passed."""
+        source = self.mapping_source
+        if source.startswith("saved: "):
+            return f"used the saved mapping {source.removeprefix('saved: ')!r}"
+        if source == "suggested":
+            return "columns matched from the headers"
+        if source == "given, columns suggested":
+            return f"{given}, with columns matched from the headers"
+        return given
     previous_batches: list[int] = field(default_factory=list)
 
     @property

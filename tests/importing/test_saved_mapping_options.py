@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spm_desktop.importing.mapping import parse_mapping
 from spm_desktop.services import import_service, record_service
 
 EU = 'deal_id,owner,amount,close_date\nD1,P1,"1.500,25",25/01/2017\nD2,P1,"2.000,00",11/05/2017\n'
@@ -48,3 +49,17 @@ def test_file_that_shows_its_own_order_overrules_the_saved_mapping(workspace, wr
         frame = record_service.load_frame(connection, "deals").set_index("deal_id")
     assert str(frame.loc["D6", "close_date"])[:10] == "2017-11-05"
     assert frame.loc["D5", "amount"] == 15_002_500
+
+
+def test_mapping_with_only_options_keeps_suggested_columns(workspace, write_file, import_file):
+    path = write_file("eu3.csv", "deal_id,owner,amount,close_date\nD7,P1,10,11/05/2017\n")
+    preview = import_service.preview(workspace, "deals", path)
+    assert "date_order_ambiguous" in [problem.code for problem in preview.problems]
+    # The fix the message names: set options.date_order, nothing else.
+    result = import_file("deals", path, "record_set: deals\noptions: {date_order: dmy}\n")
+    assert result.counts.added == 1
+    with workspace.read() as connection:
+        frame = record_service.load_frame(connection, "deals").set_index("deal_id")
+    assert str(frame.loc["D7", "close_date"])[:10] == "2017-05-11"
+    again = import_service.preview(workspace, "deals", path, parse_mapping("record_set: deals\noptions: {date_order: dmy}\n"))
+    assert again.mapping_text("the file given") == "the file given, with columns matched from the headers"
