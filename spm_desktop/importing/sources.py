@@ -245,6 +245,9 @@ def decode_text_lines(path: Path, encoding: str = "auto") -> tuple[str, str, Mix
     for bom, name in BOMS:
         if data.startswith(bom):
             return _decode_strict(path, data, name), name, None
+    utf16 = _refuse_binary(path, data)
+    if utf16 is not None:
+        return _decode_strict(path, data, utf16), utf16, None
     try:
         return data.decode("utf-8"), "utf-8", None
     except UnicodeDecodeError:
@@ -255,6 +258,33 @@ def decode_text_lines(path: Path, encoding: str = "auto") -> tuple[str, str, Mix
         return text, lines.label(), lines
     guess = _guess_encoding(data)
     return _decode_strict(path, data, guess), guess, None
+
+
+# The first bytes of files that people rename by mistake, and what they are.
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"GIF8", "a GIF image"), (b"PK\x03\x04", "a ZIP archive (an .xlsx, .ods or .docx file is one)"),
+          (b"\xd0\xcf\x11\xe0", "an old Office file (.xls or .doc)"), (b"SQLite format 3", "an SQLite database"))
+
+
+def _refuse_binary(path: Path, data: bytes) -> str | None:
+    """Refuse a file that is no text at all, naming what it looks like, before guessing its encoding.
+
+    Text never holds a NUL byte, except UTF-16, where every other byte of ASCII text is
+    one: for such a file without a byte-order mark, return "utf-16-le" or "utf-16-be".
+    """
+    head = data[:4096]
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind is None:
+        if b"\x00" not in head:
+            return None
+        even, odd, half = head[0::2].count(0), head[1::2].count(0), max(len(head) // 2, 1)
+        if odd > 0.3 * half and even < 0.02 * half:
+            return "utf-16-le"
+        if even > 0.3 * half and odd < 0.02 * half:
+            return "utf-16-be"
+    what = kind or "binary data"
+    raise ImportFileError(f"{path.name} is not a text file: it holds {what}. Choose the .csv or .txt file "
+                          "itself, or a spreadsheet with its own extension (.xlsx, .xls, .ods)")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from import_paths import DATA, SUPERSTORE
 
 from spm_desktop.importing import parsing
 from spm_desktop.importing.columns import CodedColumnBuilder
-from spm_desktop.importing.sources import xls_date1904
+from spm_desktop.importing.sources import ImportFileError, xls_date1904
 from spm_desktop.services import import_service, record_service
 
 FORMATS = DATA / "import" / "formats"
@@ -204,3 +204,26 @@ def test_csv_totals_row_skipped_and_checked(workspace, write_file):
     totals = [problem for problem in preview.problems if problem.code == "totals_row_skipped"]
     assert (preview.record_count, preview.parsed.skipped_rows) == (2, 1)
     assert [(problem.row, problem.severity) for problem in totals] == [(4, "info")]
+
+
+@pytest.mark.parametrize(("content", "named"), [
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
+    (b"PK\x03\x04" + bytes(40), "a ZIP archive"),
+    (bytes(range(256)) * 4, "binary data"),
+])
+def test_file_that_is_not_text_is_named(workspace, write_file, content, named):
+    path = write_file("renamed.csv", content)
+    with pytest.raises(ImportFileError) as raised:
+        import_service.preview(workspace, "deals", path)
+    assert f"renamed.csv is not a text file: it holds {named}" in str(raised.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_byte_order_mark(workspace, write_file, import_file, encoding):
+    path = write_file("wide.csv", "deal_id,owner,amount\nD1,Zoë,12.50\n", encoding=encoding)
+    result = import_file("deals", path, accept_valid=True)
+    with workspace.read() as connection:
+        frame = record_service.load_frame(connection, "deals")
+    assert frame["owner"].tolist() == ["Zoë"]
+    assert result.counts.added == 1
