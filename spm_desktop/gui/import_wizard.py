@@ -49,7 +49,8 @@ NOT_MAPPED = "(not mapped)"
 SAMPLE_SHOWN = 30
 FILE_FILTER = "Spreadsheets and text files (*.xlsx *.xlsm *.xls *.xlsb *.ods *.csv *.tsv *.txt)"
 PROBLEM_HEADER = ("Severity", "Row", "Column", "Code", "Value", "Message")
-SEVERITY_ORDER = {"error": "1 error", "warning": "2 warning", "info": "3 info"}
+# Problems sort by severity, errors first, and then by row number.
+SEVERITY_RANK = {"error": 1, "warning": 2, "info": 3}
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 # Problems whose value an alias can replace, and where their messages name a replacement.
 ALIAS_CODES = ("unknown_participant", "possible_misspelling", "unknown_product", "unknown_customer",
@@ -366,9 +367,11 @@ class PreviewPage(QWizardPage):
         self.preview_table.setObjectName("previewTable")
         self.preview_table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.preview_table.setAlternatingRowColors(True)
-        self.problem_model = ListTableModel(PROBLEM_HEADER)
+        self.problem_model = ListTableModel(PROBLEM_HEADER, sort_keys={
+            0: lambda severity: SEVERITY_RANK.get(severity, 9), 1: lambda row: row if isinstance(row, int) else 0})
         self.problem_proxy = QSortFilterProxyModel(self)
         self.problem_proxy.setSourceModel(self.problem_model)
+        self.problem_proxy.setSortRole(ListTableModel.SORT_ROLE)
         self.problems_table = QTableView()
         self.problems_table.setObjectName("problemsTable")
         self.problems_table.setModel(self.problem_proxy)
@@ -422,7 +425,7 @@ class PreviewPage(QWizardPage):
         self.preview_table.setModel(self.preview_model)
         self._problems = preview.problems
         self.problem_model.set_rows([
-            (SEVERITY_ORDER.get(problem.severity, problem.severity), problem.row if problem.row is not None else "",
+            (problem.severity, problem.row if problem.row is not None else "",
              problem.column or "", problem.code, problem.value or "", _where(problem) + problem.message)
             for problem in preview.problems])
         self.problems_table.sortByColumn(0, Qt.SortOrder.AscendingOrder)

@@ -84,12 +84,17 @@ class LazyTableModel(QAbstractTableModel):
 class ListTableModel(QAbstractTableModel):
     """A small in-memory table: rows of display values, replaced as a whole."""
 
+    # The role a sort proxy reads: a column's sort key where ``sort_keys`` names one, else its text.
+    SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
     def __init__(self, header: Sequence[str], rows: Sequence[Sequence[Any]] = (),
-                 alignments: dict[int, Qt.AlignmentFlag] | None = None) -> None:
+                 alignments: dict[int, Qt.AlignmentFlag] | None = None,
+                 sort_keys: dict[int, Callable[[Any], Any]] | None = None) -> None:
         super().__init__()
         self._header = list(header)
         self._rows = [list(row) for row in rows]
         self._alignments = alignments or {}
+        self._sort_keys = sort_keys or {}
 
     def set_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         self.beginResetModel()
@@ -113,6 +118,10 @@ class ListTableModel(QAbstractTableModel):
             return "" if value is None else str(value)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in self._alignments:
             return int(self._alignments[index.column()])
+        if role == self.SORT_ROLE:
+            value = self._rows[index.row()][index.column()]
+            key = self._sort_keys.get(index.column())
+            return key(value) if key is not None else ("" if value is None else str(value))
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802

@@ -171,8 +171,9 @@ def assert_dates_open(connection: Connection, start: dt.date, end: dt.date | Non
     last_closed = closed[-1].end_date
     assert last_closed is not None
     raise PeriodLockedError(
-        f"{change} takes effect inside closed period {labels}; make it effective from "
-        f"{(last_closed + dt.timedelta(days=1)).isoformat()} or later, or record an adjustment in the first open period"
+        f"{change} takes effect inside closed {'period' if len(closed) == 1 else 'periods'} {labels}; make it "
+        f"effective from {(last_closed + dt.timedelta(days=1)).isoformat()} or later, or record an adjustment in "
+        "the first open period"
     )
 
 

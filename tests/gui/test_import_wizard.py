@@ -93,7 +93,7 @@ def test_problem_double_click_selects_row(qtbot, opened, tmp_path):
     _walk_to_preview(qtbot, wizard, opened)
     table = wizard.preview_page.problems_table
     errors = [row for row in range(table.model().rowCount())
-              if table.model().index(row, 0).data() == "1 error"]
+              if table.model().index(row, 0).data() == "error"]
     index = table.model().index(errors[0], 1)
     table.scrollTo(index)
     rect = table.visualRect(index)
@@ -197,3 +197,16 @@ def test_wizard_screenshots(qtbot, opened, tmp_path):
     target.mkdir(parents=True, exist_ok=True)
     assert mapping_image.save(str(target / "import-wizard-mapping.png"))
     assert problems_image.save(str(target / "import-wizard-problems.png"))
+
+
+def test_problems_sort_by_severity_words(qtbot, opened, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text(DEALS_CSV, encoding="utf-8")
+    wizard = _wizard(qtbot, opened, path)
+    _walk_to_preview(qtbot, wizard, opened)
+    table = wizard.preview_page.problems_table
+    shown = [table.model().index(row, 0).data() for row in range(table.model().rowCount())]
+    assert set(shown) <= {"error", "warning", "info"}
+    assert "error" in shown
+    ranks = [{"error": 1, "warning": 2, "info": 3}[severity] for severity in shown]
+    assert ranks == sorted(ranks)
