@@ -152,6 +152,9 @@ class CalculationArea(Area):
         self.export_button.clicked.connect(self.export_dialog)
         self.run_label = QLabel("")
         self.run_label.setObjectName("runLabel")
+        # The run's summary wraps, so a long one does not widen the window past a laptop screen.
+        self.run_label.setWordWrap(True)
+        self.run_label.setMinimumWidth(240)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         bar = QHBoxLayout()
