@@ -1267,7 +1267,9 @@ def _present(value: object) -> bool:
 def diagnose(row: object, settings: SignalSettings) -> Diagnosis:
     """Name the primary reason for one table row (an object with the ``TABLE_COLUMNS`` attributes).
 
-    Behind pace means attainment pace or pipeline pace under ``behind_pace``. Each reason
+    Behind pace means attainment pace or pipeline pace under ``behind_pace``, except that a
+    participant whose credit already meets the whole period's quota is on track; low
+    pipeline creation is then a caveat for the periods ahead. Each reason
     has a strength, how far past its threshold its figure is:
 
     * low activity: activity index under ``low_activity``;
@@ -1291,7 +1293,14 @@ def diagnose(row: object, settings: SignalSettings) -> Diagnosis:
         evidence.append(f"pipeline pace {row.pipeline_pace:.2f} (created {row.created_count} opportunities, "
                         f"coverage needed {row.coverage_needed:.2f}x quota)")
     penalty, caveats = _data_penalty(row, settings)
-    if pace >= settings.behind_pace:
+    quota, credit = getattr(row, "quota", None), getattr(row, "credit", None)
+    credit_met = _present(quota) and _present(credit) and quota > 0 and credit >= quota
+    if pace >= settings.behind_pace or credit_met:
+        if credit_met and pace < settings.behind_pace:
+            # The period's quota is met; thin pipeline shows in the periods ahead, not in this one.
+            pace = row.attainment_pace if _present(row.attainment_pace) else settings.behind_pace
+            caveats.append(f"pipeline creation is under {settings.behind_pace:.2f} of what the quota needs, "
+                           "which can hold back the next periods")
         strength = (pace - settings.behind_pace) / settings.behind_pace
         confidence = round((0.5 + 0.5 * min(1.0, strength / 0.5)) * penalty, 2)
         return Diagnosis(False, "on_track", confidence, (*evidence, *caveats))

@@ -308,3 +308,23 @@ def test_stalled_share_like_peers_is_not_slow_velocity():
     assert result.reason == "slow_velocity"
     assert result.confidence == pytest.approx(0.3)
     assert "no indicator passes its threshold" in "; ".join(result.evidence)
+
+
+def capacity_row(credit: float, quota: float) -> SimpleNamespace:
+    """A participant with normal activity whose pipeline creation is 85% of what the quota needs."""
+    return SimpleNamespace(
+        quota=quota, credit=credit, attainment_pace=credit / quota, pipeline_pace=0.85, created_count=8,
+        coverage_needed=3.0, activity_index=1.2, activities_per_day=12.0, activities_per_day_peers=10.0,
+        activities_per_day_history=None, conversion_index=None, velocity_index=None, stalled_share=None,
+        open_count=0, peer_count=4, history_periods_with_data=2, exits=10)
+
+
+def test_quota_already_met_is_on_track_with_a_pipeline_caveat():
+    result = diagnose(capacity_row(118_000, 100_000), SignalSettings())
+    assert (result.behind, result.reason) == (False, "on_track")
+    assert any("hold back the next periods" in line for line in result.evidence)
+
+
+def test_thin_pipeline_still_counts_before_the_quota_is_met():
+    result = diagnose(capacity_row(95_000, 100_000), SignalSettings())
+    assert (result.behind, result.reason) == (True, "territory_capacity")
