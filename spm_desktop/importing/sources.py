@@ -245,7 +245,7 @@ def decode_text_lines(path: Path, encoding: str = "auto") -> tuple[str, str, Mix
     for bom, name in BOMS:
         if data.startswith(bom):
             return _decode_strict(path, data, name), name, None
-    utf16 = _refuse_binary(path, data)
+    utf16 = _check_not_binary(path, data)
     if utf16 is not None:
         return _decode_strict(path, data, utf16), utf16, None
     try:
@@ -266,7 +266,7 @@ _MAGIC = ((b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"), (b"\xff\xd8\
           (b"\xd0\xcf\x11\xe0", "an old Office file (.xls or .doc)"), (b"SQLite format 3", "an SQLite database"))
 
 
-def _refuse_binary(path: Path, data: bytes) -> str | None:
+def _check_not_binary(path: Path, data: bytes) -> str | None:
     """Refuse a file that is no text at all, naming what it looks like, before guessing its encoding.
 
     Text never holds a NUL byte, except UTF-16, where every other byte of ASCII text is

@@ -86,12 +86,17 @@ def test_wizard_blocks_errors_until_valid_rows_accepted(qtbot, opened, tmp_path)
         assert record_service.count_records(connection, "deals") == 3
 
 
-def test_problem_double_click_selects_row(qtbot, opened, tmp_path):
+def _problems_page(qtbot, opened, tmp_path):
+    """Open the wizard on the deals file with problems, walk to the preview and return it and its problems table."""
     path = tmp_path / "deals.csv"
     path.write_text(DEALS_CSV, encoding="utf-8")
     wizard = _wizard(qtbot, opened, path)
     _walk_to_preview(qtbot, wizard, opened)
-    table = wizard.preview_page.problems_table
+    return wizard, wizard.preview_page.problems_table
+
+
+def test_problem_double_click_selects_row(qtbot, opened, tmp_path):
+    wizard, table = _problems_page(qtbot, opened, tmp_path)
     errors = [row for row in range(table.model().rowCount())
               if table.model().index(row, 0).data() == "error"]
     index = table.model().index(errors[0], 1)
@@ -200,11 +205,7 @@ def test_wizard_screenshots(qtbot, opened, tmp_path):
 
 
 def test_problems_sort_by_severity_words(qtbot, opened, tmp_path):
-    path = tmp_path / "deals.csv"
-    path.write_text(DEALS_CSV, encoding="utf-8")
-    wizard = _wizard(qtbot, opened, path)
-    _walk_to_preview(qtbot, wizard, opened)
-    table = wizard.preview_page.problems_table
+    _, table = _problems_page(qtbot, opened, tmp_path)
     shown = [table.model().index(row, 0).data() for row in range(table.model().rowCount())]
     assert set(shown) <= {"error", "warning", "info"}
     assert "error" in shown
