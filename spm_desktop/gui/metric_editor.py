@@ -40,6 +40,10 @@ PREVIEW_DELAY_MS = 700
 PREVIEW_HEADER = ("Participant", "Value", "Records")
 
 
+NEW_METRIC_HINT = ("New metric: type its key and name, then the value and filter. Problems show here as you "
+                   "type; the grey text in each field is an example.")
+
+
 def _save(workspace: Workspace, definition: MetricDefinition, reason: str, expected_version: int | None, *,
           progress: object = None, cancel: object = None) -> MetricDefinition:
     return metric_service.save_definition(workspace, definition, reason=reason, expected_version=expected_version)
@@ -233,6 +237,10 @@ class MetricEditor(QWidget):
         self.reason_edit.clear()
         self.preview_model.set_rows([])
         self.validate_now()
+        if new and not definition.key and not definition.name:
+            # An empty form is not wrong yet: say what to do; problems show once typing starts.
+            self.validation_label.setText(NEW_METRIC_HINT)
+            self.validation_label.setStyleSheet("color: #555555;")
 
     def definition(self) -> MetricDefinition:
         """Return the definition the form shows now."""

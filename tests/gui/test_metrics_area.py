@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from spm_desktop.domain.records import RECORD_SETS
 from spm_desktop.gui.areas.metrics import MetricsArea
+from spm_desktop.gui.metric_editor import NEW_METRIC_HINT
 from spm_desktop.services import metric_service
 from spm_desktop.services.context import Workspace
 from spm_desktop.store.tables.records import RECORD_TABLES, column_name
@@ -180,6 +181,14 @@ def test_editor_save_without_reason_is_rejected(qtbot, area):
     _wait(qtbot, area)
     assert "reason" in area.editor.validation_label.text()
     assert len(metric_service.history(area.workspace, "won")) == 1
+
+
+def test_new_metric_form_starts_without_errors(qtbot, area):
+    qtbot.mouseClick(area.findChild(type(area.editor.save_button), "newMetricButton"), Qt.MouseButton.LeftButton)
+    assert area.editor.validation_label.text() == NEW_METRIC_HINT
+    assert not area.editor.save_button.isEnabled()
+    qtbot.keyClicks(area.editor.key_edit, "9lost")
+    qtbot.waitUntil(lambda: "the key must start with a letter" in area.editor.validation_label.text(), timeout=5_000)
 
 
 def test_new_metric_is_created(qtbot, area):
