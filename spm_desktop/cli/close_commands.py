@@ -174,8 +174,11 @@ def _adjust_add(args: argparse.Namespace) -> int:
     with open_workspace(args) as workspace:
         created = adjustment_service.create(workspace, args.participant, args.period, args.amount, args.reason,
                                             note=args.note, currency=args.currency)
+        warning = adjustment_service.coverage_warning(workspace, created.period)
     print(f"adjustment {created.id} recorded: {format_plain(created.amount, created.currency)} {created.currency} "
           f"for {created.participant_id} in {created.period}, pending approval by another user")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

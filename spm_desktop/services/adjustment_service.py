@@ -191,6 +191,18 @@ def create_in(unit: UnitOfWork, participant_id: str, period: str, amount: object
     return created
 
 
+def coverage_warning(workspace: Workspace, period: str) -> str | None:
+    """Say when no active plan is in force in an adjustment's period, so nothing would pay it yet."""
+    from spm_desktop.services import plan_service
+
+    with workspace.read() as connection:
+        span = period_service.read_period(connection, period)
+        if span is None or plan_service.plans_in_force(connection, span.start, span.end):
+            return None
+    return (f"no active plan is in force in {period}, so a calculation of {period} cannot pay this adjustment "
+            "until a plan covers the period; check the period")
+
+
 def _is_day_label(label: str) -> bool:
     return re.fullmatch(r"\d{4}-\d{2}-\d{2}", label) is not None
 

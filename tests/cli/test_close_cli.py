@@ -222,3 +222,25 @@ def test_quarter_close_end_to_end(tmp_path, capsys):
     closed = {row["component"]: row["earnings"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert closed["TOTAL"] == "4500.00"
     assert main(["audit", "verify", ws]) == 0
+
+
+def test_adjust_add_warns_when_no_plan_pays_the_period(ws, capsys):
+    assert main(["--user", "maker", "adjust", "add", ws, "--participant", "P1", "--period", "2017-Q2",
+                 "--amount", "50", "--reason", "MISSED_DEAL"]) == 0
+    assert "warning: no active plan is in force in 2017-Q2" in capsys.readouterr().err
+
+
+def test_adjust_add_is_quiet_when_a_plan_covers_the_period(ws, capsys):
+    from pathlib import Path
+
+    from spm_desktop.services import metric_service, plan_service
+    from spm_desktop.services.context import Workspace
+
+    demo = Path(__file__).resolve().parents[2] / "resources" / "demo"
+    with Workspace.open(ws, "maker") as workspace:
+        metric_service.load_yaml(workspace, (demo / "metrics.yaml").read_text(encoding="utf-8"))
+        plan_service.load(workspace, (demo / "plan-agent.yaml").read_text(encoding="utf-8"), source="plan-agent.yaml")
+    capsys.readouterr()
+    assert main(["--user", "maker", "adjust", "add", ws, "--participant", "P1", "--period", "2017-Q2",
+                 "--amount", "50", "--reason", "MISSED_DEAL"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -393,16 +393,24 @@ class AdjustmentsPanel(QWidget):
 
     def add(self) -> None:
         workspace = self.area.workspace
-        fn = _call(adjustment_service.create, workspace, self.participant_input.text(), self.period_input.text(),
-                   self.amount_input.text(), self.reason_input.text().strip(),
-                   note=self.note_input.text() or None, currency=self.currency_input.text().strip() or None)
-        self.area.context.run("Adding an adjustment", fn, on_success=self._added,
+        participant, period, amount = self.participant_input.text(), self.period_input.text(), self.amount_input.text()
+        reason, note = self.reason_input.text().strip(), self.note_input.text() or None
+        currency = self.currency_input.text().strip() or None
+
+        def create_and_check(*, progress: object = None, cancel: object = None) -> tuple[Adjustment, str | None]:
+            created = adjustment_service.create(workspace, participant, period, amount, reason, note=note,
+                                                currency=currency)
+            return created, adjustment_service.coverage_warning(workspace, created.period)
+
+        self.area.context.run("Adding an adjustment", create_and_check, on_success=self._added,
                               changes={"adjustments"}, parent=self)
 
-    def _added(self, created: Adjustment) -> None:
+    def _added(self, outcome: tuple[Adjustment, str | None]) -> None:
+        created, warning = outcome
         for edit in (self.amount_input, self.note_input):
             edit.clear()
-        self.area.show_status(f"Adjustment {created.id} recorded; another user must approve it.")
+        text = f"Adjustment {created.id} recorded; another user must approve it."
+        self.area.show_status(f"{text} Warning: {warning}" if warning else text, warning=bool(warning))
 
     def stage_imported(self) -> None:
         self.area.context.run("Staging imported adjustments", _call(adjustment_service.stage_imported,
