@@ -108,6 +108,8 @@ class _Earnings:
     deals: dict[_Key, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     deal_kinds: dict[_Key, dict[str, set[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(set)))
     names: dict[str, str | None] = field(default_factory=dict)
+    # the measured credit and the quota of each component row, as stored text
+    measures: dict[_Key, tuple[object, object]] = field(default_factory=dict)
 
 
 def prior_period_adjustments(connection: Connection, open_label: str, recompute: Recompute) -> list[PriorPeriodAdjustment]:
@@ -188,6 +190,7 @@ def _earnings_from_rows(result_rows: Iterable[Mapping[str, object]],
         participant = str(row["participant_id"])
         key = (participant, str(row["component"]), str(row["currency"]))
         earnings.totals[key] += int(row["earnings_minor"])  # type: ignore[call-overload]
+        earnings.measures[key] = (_number(row.get("metric_value")), _number(row.get("quota")))
         earnings.names.setdefault(participant, row.get("participant_name"))  # type: ignore[arg-type]
         currencies[(participant, str(row["component"]))] = str(row["currency"])
     for line in line_rows:
@@ -240,8 +243,34 @@ def _deal_changes(key: _Key, paid: _Earnings, now: _Earnings, difference: int) -
         changes[deal_id] = change
         causes.add(_deal_cause(deal_id, key, paid, now))
     if sum(changes.values()) != difference:
-        causes.add("changed quota, draw or other input")
+        causes.add(_other_cause(key, paid, now))
     return changes, tuple(sorted(causes))
+
+
+def _other_cause(key: _Key, paid: _Earnings, now: _Earnings) -> str:
+    """Name what moved a component beyond its own deal lines: its measured credit, its quota, or neither."""
+    paid_credit, paid_quota = paid.measures.get(key, (None, None))
+    now_credit, now_quota = now.measures.get(key, (None, None))
+    if paid_credit != now_credit:
+        return (f"changed credit measured by the component ({_shown(paid_credit)} -> {_shown(now_credit)}), "
+                "such as a late or corrected deal of someone whose credit it counts")
+    if paid_quota != now_quota:
+        return f"changed quota ({_shown(paid_quota)} -> {_shown(now_quota)})"
+    return "changed quota, draw or other input"
+
+
+def _number(value: object) -> Decimal | None:
+    """Read a stored figure as a Decimal, so "100.00" and "100.0" compare equal; None when empty or not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _shown(value: Decimal | None) -> str:
+    return "none" if value is None else f"{value:f}"
 
 
 def _deal_cause(deal_id: str, key: _Key, paid: _Earnings, now: _Earnings) -> str:

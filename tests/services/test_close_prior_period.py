@@ -231,3 +231,27 @@ def test_differences_add_up(paid_deals, now_deals):
         assert item.amount_minor != 0
         assert sum(item.deals.values()) == item.amount_minor
         assert 0 not in item.deals.values()
+
+
+def test_changed_measured_credit_is_named(maker, checker):
+    # A team bonus has no deal lines of its own: a report's late deal moves its measured credit.
+    _close_q1_with_run(maker, checker)
+    recomputed = _recomputed([("D1", 10000, "sale"), ("D2", 20000, "sale")])
+    bumped = RecomputedPeriod(
+        results=[{**recomputed.results[0], "earnings_minor": 30500, "metric_value": "311148.00"},
+                 recomputed.results[1]],
+        lines=recomputed.lines,
+    )
+    cause = ("changed credit measured by the component (none -> 311148.00), such as a late or corrected deal of "
+             "someone whose credit it counts")
+    assert _prior(maker, "2017-Q2", bumped)[0].causes == (cause,)
+
+
+def test_changed_quota_is_named(maker, checker):
+    _close_q1_with_run(maker, checker)
+    recomputed = _recomputed([("D1", 10000, "sale"), ("D2", 20000, "sale")])
+    bumped = RecomputedPeriod(
+        results=[{**recomputed.results[0], "earnings_minor": 30500, "quota": "90000"}, recomputed.results[1]],
+        lines=recomputed.lines,
+    )
+    assert _prior(maker, "2017-Q2", bumped)[0].causes == ("changed quota (none -> 90000)",)
