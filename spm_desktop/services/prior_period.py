@@ -108,7 +108,7 @@ class _Earnings:
     deals: dict[_Key, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     deal_kinds: dict[_Key, dict[str, set[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(set)))
     names: dict[str, str | None] = field(default_factory=dict)
-    # the measured credit and the quota of each component row, as stored text
+    # the measured credit and the quota of each component row (None where empty)
     measures: dict[_Key, tuple[object, object]] = field(default_factory=dict)
 
 
