@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from ae_plan import METRICS
 
 from spm_desktop.cli import main
 from spm_desktop.services import period_service
@@ -138,21 +139,6 @@ def test_inquiry_resolve_amount_without_reason(ws, capsys):
     assert main(["inquiry", "resolve", ws, "1", "--text", "x", "--amount", "5"]) == 2
     assert "--amount and --reason go together" in capsys.readouterr().err
 
-
-METRICS = """\
-metrics:
-  - key: bookings
-    name: Bookings
-    owner: Finance
-    tier: primary
-    description: Won deal value, credited on the close date.
-    source: deals
-    filter: stage == "Won"
-    value: sum(amount)
-    date: close_date
-    unit: currency
-    status: approved
-"""
 
 PLAN = """\
 plan: AE

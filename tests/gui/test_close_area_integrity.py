@@ -2,6 +2,7 @@
 and lets the admin withdraw an imported adjustment row that staging rejected."""
 
 import pytest
+from ae_plan import METRICS, PLAN
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton, QTableView
 
@@ -9,41 +10,6 @@ from spm_desktop.cli import main
 from spm_desktop.gui.areas.close import CloseArea
 from spm_desktop.services import adjustment_service, calc_service, close_service, metric_service, plan_service
 from spm_desktop.services.context import Workspace
-
-METRICS = """\
-metrics:
-  - key: bookings
-    name: Bookings
-    owner: Finance
-    tier: primary
-    description: Won deal value, credited on the close date.
-    source: deals
-    filter: stage == "Won"
-    value: sum(amount)
-    date: close_date
-    unit: currency
-    status: approved
-"""
-
-PLAN = """\
-plan: AE
-version: 1
-effective_from: 2017-01-01
-effective_to: 2017-12-31
-currency: USD
-period: quarter
-participants: {role: AE}
-components:
-  - name: Bookings commission
-    type: commission
-    metric: bookings
-    quota: bookings
-    tiers:
-      method: marginal
-      by: attainment
-      bands:
-        - {from: 0, rate: 0.05}
-"""
 
 
 def _import(path, record_set, text):

@@ -7,6 +7,7 @@ a SQLite shell would, then runs the verification.
 import sqlite3
 
 import pytest
+from ae_plan import METRICS, PLAN
 
 from spm_desktop.cli import main
 from spm_desktop.services import (
@@ -22,41 +23,6 @@ from spm_desktop.services import (
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import PermissionDeniedError
 from spm_desktop.store import audit
-
-METRICS = """\
-metrics:
-  - key: bookings
-    name: Bookings
-    owner: Finance
-    tier: primary
-    description: Won deal value, credited on the close date.
-    source: deals
-    filter: stage == "Won"
-    value: sum(amount)
-    date: close_date
-    unit: currency
-    status: approved
-"""
-
-PLAN = """\
-plan: AE
-version: 1
-effective_from: 2017-01-01
-effective_to: 2017-12-31
-currency: USD
-period: quarter
-participants: {role: AE}
-components:
-  - name: Bookings commission
-    type: commission
-    metric: bookings
-    quota: bookings
-    tiers:
-      method: marginal
-      by: attainment
-      bands:
-        - {from: 0, rate: 0.05}
-"""
 
 DEALS = ("deal_id,owner,amount,currency,close_date,stage\n"
          "D1,P1,60000,USD,2017-01-10,Won\n"

@@ -8,6 +8,7 @@ never carry the deal as a prior-period adjustment.
 from decimal import Decimal
 
 import pytest
+from ae_plan import DEALS_HEADER, METRICS, PLAN
 
 from spm_desktop.cli import main
 from spm_desktop.services import (
@@ -20,43 +21,6 @@ from spm_desktop.services import (
 )
 from spm_desktop.services.context import Workspace
 from spm_desktop.services.errors import ConflictError, PermissionDeniedError
-
-METRICS = """\
-metrics:
-  - key: bookings
-    name: Bookings
-    owner: Finance
-    tier: primary
-    description: Won deal value, credited on the close date.
-    source: deals
-    filter: stage == "Won"
-    value: sum(amount)
-    date: close_date
-    unit: currency
-    status: approved
-"""
-
-PLAN = """\
-plan: AE
-version: 1
-effective_from: 2017-01-01
-effective_to: 2017-12-31
-currency: USD
-period: quarter
-participants: {role: AE}
-components:
-  - name: Bookings commission
-    type: commission
-    metric: bookings
-    quota: bookings
-    tiers:
-      method: marginal
-      by: attainment
-      bands:
-        - {from: 0, rate: 0.05}
-"""
-
-DEALS_HEADER = "deal_id,owner,amount,currency,close_date,stage\n"
 
 
 def _import(path, tmp_path, record_set, text):
