@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+from ae_plan import METRICS
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QPushButton, QTableView
 
@@ -127,21 +128,6 @@ def test_verify_reports_intact_trail(qtbot, area):
     assert area.status.text().startswith("Verified:")
 
 
-
-METRICS = """\
-metrics:
-  - key: bookings
-    name: Bookings
-    owner: Finance
-    tier: primary
-    description: Won deal value, credited on the close date.
-    source: deals
-    filter: stage == "Won"
-    value: sum(amount)
-    date: close_date
-    unit: currency
-    status: approved
-"""
 
 PLAN = """\
 plan: AE
