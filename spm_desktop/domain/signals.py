@@ -1267,9 +1267,9 @@ def _present(value: object) -> bool:
 def diagnose(row: object, settings: SignalSettings) -> Diagnosis:
     """Name the primary reason for one table row (an object with the ``TABLE_COLUMNS`` attributes).
 
-    Behind pace means attainment pace or pipeline pace under ``behind_pace``, except that a
-    participant whose credit already meets the whole period's quota is on track; low
-    pipeline creation is then a caveat for the periods ahead. Each reason
+    Behind pace means attainment pace or pipeline pace under ``behind_pace``. A participant
+    whose credit already meets the whole period's quota is on track, and low pipeline
+    creation is then a caveat for the periods ahead. Each reason
     has a strength, how far past its threshold its figure is:
 
     * low activity: activity index under ``low_activity``;

@@ -238,7 +238,7 @@ class MetricEditor(QWidget):
         self.preview_model.set_rows([])
         self.validate_now()
         if new and not definition.key and not definition.name:
-            # An empty form is not wrong yet: say what to do; problems show once typing starts.
+            # An empty form is not wrong yet, so show what to fill in. Problems appear once typing starts.
             self.validation_label.setText(NEW_METRIC_HINT)
             self.validation_label.setStyleSheet("color: #555555;")
 

@@ -121,7 +121,9 @@ class ListTableModel(QAbstractTableModel):
         if role == self.SORT_ROLE:
             value = self._rows[index.row()][index.column()]
             key = self._sort_keys.get(index.column())
-            return key(value) if key is not None else ("" if value is None else str(value))
+            if key is not None:
+                return key(value)
+            return "" if value is None else str(value)
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802

@@ -606,32 +606,33 @@ class _Builder:
                                  option: str) -> parsing.ColumnResult:
         """Read a column whose date order or decimal mark comes from a saved mapping, not from this file.
 
-        The saved mapping may have been made for another file. The column is read first as
-        if nothing were set. When its own values decide, they win, with a warning if the
-        saved mapping said otherwise. When they fit either way, the saved setting is used
-        and a warning says so, so that the user can check the dates or amounts.
+        The saved mapping may have been made for another file, so the column is read first as
+        if nothing were set. When its own values decide, they win, with a warning if the saved
+        mapping sets another value. When they fit either way, the saved setting is used with a
+        warning, so that the user checks the dates or amounts.
         """
         saved = getattr(self.options, option)
-        auto = {"date_order": "auto", "decimal_mark": self.options.decimal_mark}
-        if option == "decimal_mark":
-            auto = {"date_order": self.options.date_order, "decimal_mark": "auto"}
-        own = self._parse_with(field_spec, cells, auto["date_order"], auto["decimal_mark"])
+        if option == "date_order":
+            own = self._parse_with(field_spec, cells, "auto", self.options.decimal_mark)
+        else:
+            own = self._parse_with(field_spec, cells, self.options.date_order, "auto")
         undecided = {"date_order_ambiguous", "ambiguous_date", "ambiguous_decimal_mark"}
         name = self.parsed.mapping_source.removeprefix("saved: ")
-        what = "day and month order" if option == "date_order" else "decimal mark"
+        setting = "day and month order" if option == "date_order" else "decimal mark"
         if any(issue.code in undecided for issue in own.issues):
-            result = self._parse_with(field_spec, cells, *((saved, self.options.decimal_mark)
-                                                            if option == "date_order"
-                                                            else (self.options.date_order, saved)))
+            if option == "date_order":
+                result = self._parse_with(field_spec, cells, saved, self.options.decimal_mark)
+            else:
+                result = self._parse_with(field_spec, cells, self.options.date_order, saved)
             result.issues.append(parsing.Issue(
                 None, "option_from_saved_mapping", "warning",
-                f"{what} {saved!r} taken from the saved mapping {name!r}: the values of this file fit either "
+                f"{setting} {saved!r} taken from the saved mapping {name!r}: the values of this file fit either "
                 f"way; check them, or import with a mapping that sets options.{option}", saved))
             return result
         if own.decision is not None and own.decision != saved:
             own.issues.append(parsing.Issue(
                 None, "saved_option_overruled", "warning",
-                f"the values of this file show the {what} {own.decision!r}, so the saved mapping {name!r} "
+                f"the values of this file show the {setting} {own.decision!r}, so the saved mapping {name!r} "
                 f"({option} {saved!r}) is not followed for this column", saved))
         return own
 

@@ -267,10 +267,10 @@ _MAGIC = ((b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"), (b"\xff\xd8\
 
 
 def _check_not_binary(path: Path, data: bytes) -> str | None:
-    """Refuse a file that is no text at all, naming what it looks like, before guessing its encoding.
+    """Raise ImportFileError for a file that is not text, naming what it looks like.
 
-    Text never holds a NUL byte, except UTF-16, where every other byte of ASCII text is
-    one: for such a file without a byte-order mark, return "utf-16-le" or "utf-16-be".
+    Text contains no NUL byte, except UTF-16, where every other byte of ASCII text is NUL.
+    For such a file without a byte-order mark, return "utf-16-le" or "utf-16-be".
     """
     head = data[:4096]
     kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
@@ -282,8 +282,8 @@ def _check_not_binary(path: Path, data: bytes) -> str | None:
             return "utf-16-le"
         if even > 0.3 * half and odd < 0.02 * half:
             return "utf-16-be"
-    what = kind or "binary data"
-    raise ImportFileError(f"{path.name} is not a text file: it holds {what}. Choose the .csv or .txt file "
+    description = kind or "binary data"
+    raise ImportFileError(f"{path.name} is not a text file: it contains {description}. Choose the .csv or .txt file "
                           "itself, or a spreadsheet with its own extension (.xlsx, .xls, .ods)")
 
 

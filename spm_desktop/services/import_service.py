@@ -73,16 +73,16 @@ class ImportPreview:
     parsed: ParsedImport
     mapping_source: str  # "given", "given, columns suggested", "saved: <name>" or "suggested"
 
-    def mapping_text(self, given: str = "the mapping given") -> str:
-        """Say where the mapping came from, in words; ``given`` names a mapping the caller passed."""
+    def mapping_text(self, given_name: str = "the mapping given") -> str:
+        """Describe where the mapping came from; ``given_name`` names a mapping that the caller passed."""
         source = self.mapping_source
         if source.startswith("saved: "):
             return f"used the saved mapping {source.removeprefix('saved: ')!r}"
         if source == "suggested":
             return "columns matched from the headers"
         if source == "given, columns suggested":
-            return f"{given}, with columns matched from the headers"
-        return given
+            return f"{given_name}, with columns matched from the headers"
+        return given_name
     previous_batches: list[int] = field(default_factory=list)
 
     @property

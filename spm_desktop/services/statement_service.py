@@ -875,12 +875,12 @@ def export_statements(workspace: Workspace, period: str, out_dir: Path | str, fo
         progress(len(issues), len(issues), "recording statements")
         stems = file_stems([(issue.period, issue.participant_id) for issue in issues])
         issued = _record(workspace, period, target, issues, stems, rendered, size)
-    except OSError as error:
+    except BaseException as error:
         renderer.abort()
-        raise SpmError(f"cannot write statements into {target} ({error.strerror or error}); nothing was issued. "
-                       "Check the free space and the folder's permissions, or choose another folder") from error
-    except BaseException:
-        renderer.abort()
+        if isinstance(error, OSError):
+            raise SpmError(f"writing statements into {target} failed ({error.strerror or error}), so nothing was "
+                           "issued; check the free space and the folder's permissions, or choose another folder"
+                           ) from error
         raise
     summary = ExportSummary(period, target, issued)
     log.info("issued %d statement files of %s (%d drafts)", len(issued), period, summary.drafts)

@@ -210,13 +210,13 @@ def test_quarter_close_end_to_end(tmp_path, capsys):
     assert main(["audit", "verify", ws]) == 0
 
 
-def test_adjust_add_warns_when_no_plan_pays_the_period(ws, capsys):
+def test_adjust_add_warns_without_plan(ws, capsys):
     assert main(["--user", "maker", "adjust", "add", ws, "--participant", "P1", "--period", "2017-Q2",
                  "--amount", "50", "--reason", "MISSED_DEAL"]) == 0
     assert "warning: no active plan is in force in 2017-Q2" in capsys.readouterr().err
 
 
-def test_adjust_add_is_quiet_when_a_plan_covers_the_period(ws, capsys):
+def test_adjust_add_quiet_with_plan(ws, capsys):
     from pathlib import Path
 
     from spm_desktop.services import metric_service, plan_service

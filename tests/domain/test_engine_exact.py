@@ -135,7 +135,7 @@ def test_stored_exact_earnings_text():
 
 
 def test_long_rate_lines_keep_decimal():
-    # 1,000.0000 times a rate of 18 decimals has a 24-digit coefficient, more than an int64 holds.
+    # 1,000.0000 times a rate of 18 decimals has a 24-digit coefficient, more than an int64 can represent.
     result = calculate_quarter(PLAN.replace("rate: 0.0125", "rate: 0.012345678901234567"))
     others = result.lines["exact_decimal"].tolist()
     assert others[0] == Decimal("12.3456789012345670000000")
@@ -154,21 +154,21 @@ def test_product_parts_match_decimal_products():
     left = decimals("1.50", "-2.5", "0", "-4.00", "123456789.0123")
     right = decimals("0.03", "0", "-0.5", "0.10", "2")
     parts = [split_exact(side)[:2] for side in (left, right)]
-    coefficients, exponents, holds = product_parts(*parts[0], *parts[1])
+    coefficients, exponents, fits = product_parts(*parts[0], *parts[1])
     products = [a * b for a, b in zip(left.tolist(), right.tolist(), strict=True)]
     # -2.5 times 0 and 0 times -0.5 are Decimal's negative zero, which the parts cannot hold.
-    assert holds.tolist() == [True, False, False, True, True]
+    assert fits.tolist() == [True, False, False, True, True]
     rebuilt = join_exact(coefficients, exponents, None)
-    assert [repr(value) for value, held in zip(rebuilt, holds, strict=True) if held] == [
-        repr(value) for value, held in zip(products, holds, strict=True) if held]
+    assert [repr(value) for value, held in zip(rebuilt, fits, strict=True) if held] == [
+        repr(value) for value, held in zip(products, fits, strict=True) if held]
     assert [str(products[1]), str(products[2])] == ["-0.0", "-0.0"]
 
 
 def test_product_parts_refuse_int64_overflow():
     big = np.array([3 * 10**18, np.iinfo(np.int64).min], dtype=np.int64)
-    coefficients, _exponents, holds = product_parts(big, np.zeros(2, dtype=np.int16), np.array([4, 1]),
+    coefficients, _exponents, fits = product_parts(big, np.zeros(2, dtype=np.int16), np.array([4, 1]),
                                                    np.zeros(2, dtype=np.int64))
-    assert holds.tolist() == [False, False]
+    assert fits.tolist() == [False, False]
     assert coefficients.tolist() == [0, 0]
 
 

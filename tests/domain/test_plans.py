@@ -343,13 +343,15 @@ components:
 
 def test_plan_without_fiscal_start_follows_the_workspace():
     plan = load_plan(MINIMAL)
-    assert (plan.fiscal_start_month, plan.fiscal_start_stated) == (1, False)
+    assert plan.fiscal_start_month == 1
+    assert not plan.fiscal_start_stated
     assert "fiscal_start_month" not in dump_plan(plan)
 
 
 def test_stated_january_survives_a_round_trip():
     plan = load_plan(MINIMAL + "fiscal_start_month: 1\n")
-    assert (plan.fiscal_start_month, plan.fiscal_start_stated) == (1, True)
+    assert plan.fiscal_start_month == 1
+    assert plan.fiscal_start_stated
     again = load_plan(dump_plan(dataclasses.replace(plan, source=None)))
     assert again == plan
     assert again.fiscal_start_stated

@@ -206,8 +206,8 @@ def test_wizard_screenshots(qtbot, opened, tmp_path):
 
 def test_problems_sort_by_severity_words(qtbot, opened, tmp_path):
     _, table = _problems_page(qtbot, opened, tmp_path)
-    shown = [table.model().index(row, 0).data() for row in range(table.model().rowCount())]
-    assert set(shown) <= {"error", "warning", "info"}
-    assert "error" in shown
-    ranks = [{"error": 1, "warning": 2, "info": 3}[severity] for severity in shown]
+    severities = [table.model().index(row, 0).data() for row in range(table.model().rowCount())]
+    assert set(severities) <= {"error", "warning", "info"}
+    assert "error" in severities
+    ranks = [{"error": 1, "warning": 2, "info": 3}[severity] for severity in severities]
     assert ranks == sorted(ranks)

@@ -216,7 +216,7 @@ def test_file_that_is_not_text_is_named(workspace, write_file, content, named):
     path = write_file("renamed.csv", content)
     with pytest.raises(ImportFileError) as raised:
         import_service.preview(workspace, "deals", path)
-    assert f"renamed.csv is not a text file: it holds {named}" in str(raised.value)
+    assert f"renamed.csv is not a text file: it contains {named}" in str(raised.value)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])

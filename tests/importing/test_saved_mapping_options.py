@@ -27,7 +27,7 @@ def _codes(preview) -> dict[str, list[str]]:
     return found
 
 
-def test_ambiguous_file_takes_saved_settings_with_a_warning(workspace, write_file, import_file):
+def test_ambiguous_file_uses_saved_settings(workspace, write_file, import_file):
     _import_eu(workspace, write_file, import_file)
     us = write_file("us.csv", 'deal_id,owner,amount,close_date\nD3,P1,"1,500",11/05/2017\nD4,P1,20,12/01/2017\n')
     preview = import_service.preview(workspace, "deals", us)
@@ -38,7 +38,7 @@ def test_ambiguous_file_takes_saved_settings_with_a_warning(workspace, write_fil
     assert "check them" in message
 
 
-def test_file_that_shows_its_own_order_overrules_the_saved_mapping(workspace, write_file, import_file):
+def test_own_order_overrules_saved_mapping(workspace, write_file, import_file):
     _import_eu(workspace, write_file, import_file)
     us = write_file("us2.csv", "deal_id,owner,amount,close_date\nD5,P1,1500.25,12/25/2017\nD6,P1,7.5,11/05/2017\n")
     result = import_file("deals", us)
@@ -51,7 +51,7 @@ def test_file_that_shows_its_own_order_overrules_the_saved_mapping(workspace, wr
     assert frame.loc["D5", "amount"] == 15_002_500
 
 
-def test_mapping_with_only_options_keeps_suggested_columns(workspace, write_file, import_file):
+def test_options_only_mapping_suggests_columns(workspace, write_file, import_file):
     path = write_file("eu3.csv", "deal_id,owner,amount,close_date\nD7,P1,10,11/05/2017\n")
     preview = import_service.preview(workspace, "deals", path)
     assert "date_order_ambiguous" in [problem.code for problem in preview.problems]

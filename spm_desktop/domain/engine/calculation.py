@@ -93,9 +93,8 @@ class Calculation:
         # Deal lines take their credit details from row ``first row + i`` of source block
         # ``source``. Other lines have source -1 and rows that index self.drafts.
         self.chunks: list[tuple[int, int, int, int]] = []
-        # One entry per chunk: where a deal line is plain (the credit times one band's rate), whose
-        # exact parts are left 0 in self.lines and filled from the credit's and the rate's parts
-        # once for all lines; None for a chunk without plain lines.
+        # One entry per chunk: a mask of its plain deal lines (the credit times one band's rate), or
+        # None. Their exact parts stay 0 in self.lines until _plain_parts fills all of them at once.
         self.plain: list[np.ndarray | None] = []
         # The chunk and the exact values of the other lines of those chunks, in chunk order.
         self.rest: list[tuple[int, np.ndarray]] = []
@@ -457,12 +456,12 @@ class Calculation:
             line_sources = sources[part]
             index = starts[line_sources] + rows[part]
             part_codes = codes[part]
-            products, product_exponents, holds = product_parts(
+            products, product_exponents, fits = product_parts(
                 credit_coefficients[index], credit_exponents[index], rate_coefficients[part_codes],
                 rate_exponents[part_codes])
             coefficients[part] = products
             exponents[part] = product_exponents
-            for position in np.flatnonzero(~holds).tolist():
+            for position in np.flatnonzero(~fits).tolist():
                 whole = self.sources[int(line_sources[position])]
                 credited = whole.credited[int(rows[part[position]])]
                 rate = self.label_table.rates[int(part_codes[position])][0]

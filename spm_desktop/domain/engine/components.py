@@ -20,7 +20,7 @@ from spm_desktop.domain.engine.earning import (
     price_tiers,
     whole_units,
 )
-from spm_desktop.domain.engine.exact import split_exact, whole_counts
+from spm_desktop.domain.engine.exact import largest_magnitude, split_exact, whole_counts
 from spm_desktop.domain.engine.measuring import prorate
 from spm_desktop.domain.engine.model import HeldAmount
 from spm_desktop.domain.money import minor_exponent, to_minor
@@ -128,7 +128,7 @@ def _parts_sum(block: Block, start: int, stop: int) -> Decimal | None:
     coefficients, exponents = block.credited_parts[0][start:stop], block.credited_parts[1][start:stop]
     lowest = min(int(exponents.min()), 0)
     highest_shift = int(exponents.max()) - lowest
-    largest = max(abs(int(coefficients.max())), abs(int(coefficients.min())))
+    largest = largest_magnitude(coefficients)
     if highest_shift > 18 or largest * 10**highest_shift * (stop - start) >= 2**63:
         return None
     scaled = coefficients * 10 ** (exponents.astype(np.int64) - lowest) if highest_shift else coefficients
@@ -544,7 +544,7 @@ def _fine_lines(context: ComponentContext, component: Component, block: Block, s
     factor_of = np.array([factor or 0 for factor in factors] + [0], dtype=object)
     largest_factor = max(abs(int(factor)) for factor in factor_of)
     credit = units[start:stop]
-    largest_credit = max(abs(int(credit.max())), abs(int(credit.min())))
+    largest_credit = largest_magnitude(credit)
     if largest_factor * largest_credit >= 2**63:
         return None, None
     # Band -1 (a line across bands) takes the unusable entry at the end.

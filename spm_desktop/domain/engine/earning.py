@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
+from spm_desktop.domain.engine.exact import largest_magnitude
 from spm_desktop.domain.money import minor_exponent
 from spm_desktop.domain.plan_tiers import band_index, marginal_bands, marginal_earnings
 from spm_desktop.domain.plans import Tiers
@@ -69,8 +70,10 @@ class BandLabels:
                 coefficient = int("".join(map(str, digits)) or "0")
                 fits = (isinstance(exponent, int) and rate.is_finite() and coefficient.bit_length() <= 62
                         and -2**15 <= exponent < 2**15 and not (coefficient == 0 and sign))
-                coefficients.append(-coefficient if sign and fits else coefficient if fits else 0)
-                exponents.append(exponent if fits else 0)
+                if not fits:
+                    coefficient, exponent = 0, 0
+                coefficients.append(-coefficient if sign else coefficient)
+                exponents.append(exponent)
                 usable.append(fits)
             self._rate_parts = (np.array([*coefficients, 0], dtype=np.int64), np.array([*exponents, 0], dtype=np.int64),
                                 np.array([*usable, False], dtype=bool))
@@ -191,8 +194,7 @@ def whole_units(units: np.ndarray | None, scale: int, edges: Sequence[Decimal]) 
     whole_edges = _whole_edges(tuple(edges), scale)
     if whole_edges is None:
         return None
-    largest = max(abs(int(units.max())), abs(int(units.min())))
-    if largest * len(units) >= 2**63:
+    if largest_magnitude(units) * len(units) >= 2**63:
         return None
     return WholeUnits(units, whole_edges)
 

@@ -66,25 +66,25 @@ def split_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def product_parts(left_coefficients: np.ndarray, left_exponents: np.ndarray, right_coefficients: np.ndarray,
                   right_exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the parts of element-wise Decimal products and where they hold.
+    """Return the parts of element-wise Decimal products and where those parts fit.
 
     In a context of 19 digits or more, the product of ``a * 10**e`` and ``b * 10**f`` is exactly
-    ``(a * b) * 10**(e + f)``: Decimal keeps every digit and does not drop trailing zeros. A
-    product does not hold where it overflows int64, where its exponent leaves int16, and where
-    it is zero with a negative factor (Decimal's negative zero, which an int64 cannot hold);
-    there coefficient and exponent are 0.
+    ``(a * b) * 10**(e + f)``, because Decimal keeps every digit and does not drop trailing zeros.
+    A product does not fit when it overflows int64 or its exponent leaves int16. It does not fit
+    either when it is zero with a negative factor, because Decimal makes that a negative zero,
+    which an int64 cannot represent. Such products get coefficient and exponent 0.
     """
     right = right_coefficients.astype(np.int64)
-    # int64's minimum has no absolute value in int64, so it never holds.
+    # int64's minimum has no absolute value in int64, so such a factor never fits.
     left_ok = left_coefficients != np.iinfo(np.int64).min
     limits = np.iinfo(np.int64).max // np.maximum(np.abs(right), 1)
-    holds = left_ok & (np.abs(np.where(left_ok, left_coefficients, 0)) <= limits)
+    fits = left_ok & (np.abs(np.where(left_ok, left_coefficients, 0)) <= limits)
     exponents = left_exponents.astype(np.int64) + right_exponents
-    holds &= (exponents >= _EXPONENT.min) & (exponents <= _EXPONENT.max)
-    coefficients = np.where(holds, left_coefficients, 0) * right
-    holds &= (coefficients != 0) | ((left_coefficients >= 0) & (right >= 0))
-    coefficients[~holds] = 0
-    return coefficients, np.where(holds, exponents, 0).astype(np.int16), holds
+    fits &= (exponents >= _EXPONENT.min) & (exponents <= _EXPONENT.max)
+    coefficients = np.where(fits, left_coefficients, 0) * right
+    fits &= (coefficients != 0) | ((left_coefficients >= 0) & (right >= 0))
+    coefficients[~fits] = 0
+    return coefficients, np.where(fits, exponents, 0).astype(np.int16), fits
 
 
 def whole_counts(coefficients: np.ndarray, exponents: np.ndarray, scale: int) -> np.ndarray | None:
@@ -97,7 +97,7 @@ def whole_counts(coefficients: np.ndarray, exponents: np.ndarray, scale: int) ->
         rows = shifts == shift
         part = coefficients[rows]
         if shift >= 0:
-            if shift > 18 or _largest(part) * 10**shift >= 2**63:
+            if shift > 18 or largest_magnitude(part) * 10**shift >= 2**63:
                 return None
             result[rows] = part * 10**shift
         else:
@@ -113,8 +113,8 @@ def whole_counts(coefficients: np.ndarray, exponents: np.ndarray, scale: int) ->
     return result
 
 
-def _largest(values: np.ndarray) -> int:
-    """Return the largest absolute value of an int64 array as a Python int (no overflow at int64's minimum)."""
+def largest_magnitude(values: np.ndarray) -> int:
+    """Return the largest absolute value of an int64 array as a Python int, so int64's minimum cannot overflow."""
     return max(abs(int(values.max())), abs(int(values.min()))) if len(values) else 0
 
 

@@ -374,9 +374,9 @@ def _credited_parts(coefficients: np.ndarray, exponents: np.ndarray, shares: np.
     share_coefficients, share_exponents, others = split_distinct(shares[scaled])
     if others is not None:
         return None
-    products, product_exponents, holds = product_parts(coefficients[scaled], exponents[scaled], share_coefficients,
+    products, product_exponents, fits = product_parts(coefficients[scaled], exponents[scaled], share_coefficients,
                                                        share_exponents)
-    if not holds.all():
+    if not fits.all():
         return None
     coefficients = coefficients.copy()
     exponents = exponents.copy()
