@@ -475,7 +475,7 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
     }
     if credited_parts is not None:
         columns["credited_coefficient"], columns["credited_exponent"] = credited_parts
-    credits = pd.DataFrame({name: pd.arrays.NumpyExtensionArray(values) if values.dtype == object else values
+    credits = pd.DataFrame({name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
                             for name, values in columns.items()}, copy=False)
     return CreditedMetric(credits, problems)
 

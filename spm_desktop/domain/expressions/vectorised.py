@@ -143,8 +143,10 @@ def to_objects(vec: Vec, wanted: np.ndarray | None = None) -> np.ndarray:
     result = np.empty(len(vec.null), dtype=object)
     result[:] = _ZERO
     rows = np.flatnonzero(~vec.null if wanted is None else ~vec.null & wanted)
-    scale = vec.scale
-    result[rows] = [Decimal(units).scaleb(-scale) for units in vec.data[rows].tolist()]  # type: ignore[index]
+    # Multiplying by a power of ten gives the same coefficient and exponent as scaleb, in
+    # about two thirds of the time; an int64 has fewer digits than the context's precision.
+    result[rows] = list(map(Decimal(1).scaleb(-vec.scale).__mul__,
+                            map(Decimal, vec.data[rows].tolist())))  # type: ignore[index]
     return result
 
 
