@@ -109,6 +109,10 @@ class Calculation:
         self.release_dates: dict[str, Any] = {}
         self.expressions: dict[str, Any] = {}
         self.band_labels: dict[int, Any] = {}
+        # credit rows of one period priced for all participants of a component at once
+        self.priced_together: dict[tuple[int, int, str], Any] = {}
+        # per deal position, a code shared by the positions of one deal id (made when first needed)
+        self.deal_codes: np.ndarray | None = None
         self.label_table = LabelTable()
         self.spif_codes: dict[int, int] = {}
         self.no_labels = self.label_table.add((), ())
@@ -283,6 +287,7 @@ class Calculation:
                 self._emit(plan, period, assignment, outcomes, state)
             else:
                 self._settle_draw(plan, participant_id, outcomes, state)
+        self.priced_together.clear()
 
     def _settle_draw(self, plan: Plan, participant_id: str, outcomes: list[ComponentOutcome],
                      state: YearState) -> Decimal | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -14,10 +15,15 @@ from spm_desktop.domain.engine.crediting import filled, text_or_none
 from spm_desktop.domain.engine.earning import (
     FINE_DIGITS,
     BandLabels,
+    SegmentPrices,
+    edge_units,
     integer_units,
     largest_remainder,
     minor_to_decimal,
+    price_segments,
     price_tiers,
+    round_minor,
+    round_segments,
     whole_units,
 )
 from spm_desktop.domain.engine.exact import largest_magnitude, split_exact, whole_counts
@@ -158,6 +164,9 @@ class DealLines:
     # where the line is the credit times its one band's rate (see ``price_tiers``) and that rate
     # has integer parts, so that the calculation can store it from the credit's parts
     plain: np.ndarray | None = None
+    # the lines rounded to their total in minor units, and that total, when priced with others
+    shared_rounded: np.ndarray | None = None
+    shared_total: int = 0
     # statement lines in integer minor units of the plan currency
     rounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     paid_now: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -222,7 +231,7 @@ class ComponentContext:
         """Return the prorated quota of a period in the plan currency, or None when it is missing or zero."""
         period = period or self.period
         assignment = assignment or self.assignment
-        found = self.calculation.quotas.amount(self.participant_id, str(component.quota), period, self.plan)
+        found = self.calculation.quotas.amount(assignment.participant_id, str(component.quota), period, self.plan)
         if found is None:
             return None
         amount, currency = found
@@ -477,20 +486,25 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
     ytd = component.basis == "ytd"
     start, stop = measures["ytd_range"] if ytd else measures["range"]
     quota = measures["ytd_quota"] if ytd else measures["quota"]
-    exact, codes, plain = _price_rows(context, component, block, start, stop, quota)
     kinds = notes = None
-    if context.calculation.prepared.is_reversal[block.pos[start:stop]].any():
-        kinds = filled(len(exact), "deal")
-        notes = filled(len(exact), "")
+    shared = None if ytd else _priced_with_others(context, component, block, start, stop, quota)
+    if shared is not None:
+        exact, codes, plain, fine, known, shared_rounded, shared_total = shared
+    else:
+        shared_rounded, shared_total = None, 0
+        exact, codes, plain = _price_rows(context, component, block, start, stop, quota)
+        if context.calculation.prepared.is_reversal[block.pos[start:stop]].any():
+            kinds = filled(len(exact), "deal")
+            notes = filled(len(exact), "")
 
-        def quota_for(period: Period) -> Decimal | None:
-            return context.quota(component, period) if component.quota is not None else None
+            def quota_for(period: Period) -> Decimal | None:
+                return context.quota(component, period) if component.quota is not None else None
 
-        _apply_clawbacks(context, component, block, start, stop, exact, kinds, notes, quota_for)
-    fine, known = _fine_lines(context, component, block, start, stop, codes)
-    if fine is not None and known is not None and kinds is not None:
-        # Clawbacks replace reversal lines, so their integer figures no longer hold.
-        known &= ~context.calculation.prepared.is_reversal[block.pos[start:stop]]
+            _apply_clawbacks(context, component, block, start, stop, exact, kinds, notes, quota_for)
+        fine, known = _fine_lines(context, component, block, start, stop, codes)
+        if fine is not None and known is not None and kinds is not None:
+            # Clawbacks replace reversal lines, so their integer figures no longer hold.
+            known &= ~context.calculation.prepared.is_reversal[block.pos[start:stop]]
     total = _integer_total(context, component, fine, known)
     if total is None:
         total = sum(exact.tolist(), ZERO)
@@ -498,14 +512,175 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
     skip = period_start - start
     keep = slice(skip, skip + (period_stop - period_start))
     if block.credited_parts is None:
-        plain[:] = False
+        plain = np.zeros(len(plain), dtype=bool)  # a new array: ``plain`` may be a view of shared prices
     elif kinds is not None:
         # Clawbacks replace reversal lines, so those are no longer the credit times the rate.
         plain &= kinds == "deal"
     lines = DealLines(block, period_start, period_stop, exact[keep], codes[keep],
                       None if kinds is None else kinds[keep], None if notes is None else notes[keep],
-                      None if fine is None else fine[keep], None if known is None else known[keep], plain[keep])
+                      None if fine is None else fine[keep], None if known is None else known[keep], plain[keep],
+                      shared_rounded, shared_total)
     return lines, total
+
+
+@dataclass
+class PricedTogether:
+    """A component's credit rows in one period, priced for all its participants in one pass.
+
+    Earning participant by participant spends most of its time on the overhead of many small
+    array operations, so the rows that price the same way for everyone are priced at once.
+    ``segments`` maps each participant priced here to its first and end row in ``prices``,
+    the rows of the whole credit block they are, the quota their band edges came from and
+    the number of its segment.
+    """
+
+    source: int
+    prices: SegmentPrices | None
+    rates: np.ndarray
+    fine: np.ndarray | None
+    known: np.ndarray | None
+    segments: dict[str, tuple[int, int, int, int, Decimal | None, int]]
+    # every line rounded within its segment and each segment's rounded total (see ``round_segments``)
+    rounded: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _priced_with_others(context: ComponentContext, component: Component, block: Block, start: int, stop: int,
+                        quota: Decimal | None) -> tuple[Any, ...] | None:
+    """Return exact lines, codes, plain flags, fine lines, known flags, rounded lines and their total, or None.
+
+    The rounded lines are None when they were not rounded together (see ``_price_together``).
+
+    None when this participant's rows were not priced together with the others (see
+    ``_price_together``) or were priced for other rows or another quota.
+    """
+    calculation = context.calculation
+    key = (id(context.plan), id(component), context.period.label)
+    together = calculation.priced_together.get(key)
+    if together is None:
+        together = calculation.priced_together[key] = _price_together(context, component)
+    found = together.segments.get(context.participant_id)
+    if found is None or together.prices is None or block.source != together.source:
+        return None
+    first, end, block_start, block_stop, used_quota, segment = found
+    if block_start != block.offset + start or block_stop != block.offset + stop or used_quota != quota:
+        return None
+    prices = together.prices
+    exact = block.credited[start:stop] * together.rates[prices.bands[first:end]]
+    low, high = np.searchsorted(prices.crossings, (first, end)).tolist()
+    for index in range(low, high):
+        exact[int(prices.crossings[index]) - first] = prices.crossing_exact[index]
+    codes = prices.codes[first:end]
+    if together.fine is None or together.known is None:
+        fine, known = _fine_lines(context, component, block, start, stop, codes)
+    else:
+        fine, known = together.fine[first:end], together.known[first:end]
+    rounded, total = None, 0
+    if together.rounded is not None:
+        rounded, total = together.rounded[0][first:end], int(together.rounded[1][segment])
+    return exact, codes, prices.plain[first:end], fine, known, rounded, total
+
+
+def _price_together(context: ComponentContext, component: Component) -> PricedTogether:
+    """Price the credit rows of every participant of the period whose rows ``price_segments`` can price.
+
+    That is a commission with tiers on the period's credit, tiered by period or by deal (not
+    marginal by deal), for participants with one assignment, credit in whole units, band
+    edges in whole units and no reversal in their rows. The others are priced one by one.
+    """
+    calculation, plan, period, tiers = context.calculation, context.plan, context.period, component.tiers
+    nothing = PricedTogether(-1, None, np.empty(0, dtype=object), None, None, {})
+    if (component.type != "commission" or tiers is None or component.basis == "ytd"
+            or tiers.grain not in ("period", "deal") or (tiers.grain == "deal" and tiers.method == "marginal")):
+        return nothing
+    assignments = calculation.assignments(plan, period)
+    repeated = {pid for pid, count in Counter(item.participant_id for item in assignments).items() if count > 1}
+    team = component.credit == "team"
+    whole: Block | None = None
+    ranges: list[tuple[int, int, str, Decimal | None, tuple[Decimal, ...], np.ndarray]] = []
+    for assignment in assignments:
+        participant_id = assignment.participant_id
+        if participant_id in repeated:
+            continue
+        block = calculation.block(plan, component.metric, participant_id, team, context.team_managers)
+        if len(block.pos) == 0 or block.credited_units is None:
+            continue
+        start, stop = block.span(assignment.start, assignment.end)
+        quota = context.quota(component, period, assignment) if component.quota is not None else None
+        if stop <= start or (tiers.by == "attainment" and quota is None):
+            continue
+        edges = band_edges(tiers, quota)
+        units_edges = edge_units(tuple(edges), CREDIT_SCALE)
+        if units_edges is None:
+            continue
+        whole = calculation.sources[block.source]
+        ranges.append((block.offset + start, block.offset + stop, participant_id, quota, edges, units_edges))
+    if whole is None or whole.credited_units is None:
+        return nothing
+    ranges.sort(key=lambda item: item[0])
+    starts = np.array([item[0] for item in ranges], dtype=np.int64)
+    stops = np.array([item[1] for item in ranges], dtype=np.int64)
+    reversals = np.concatenate(([0], np.cumsum(calculation.prepared.is_reversal[whole.pos])))
+    keep = reversals[stops] == reversals[starts]
+    if tiers.grain == "deal":
+        keep &= ~_repeated_deals(calculation, whole, starts, stops)
+    ranges = [item for item, kept in zip(ranges, keep.tolist(), strict=True) if kept]
+    if not ranges:
+        return nothing
+    starts, stops = starts[keep], stops[keep]
+    lengths = stops - starts
+    rows = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+    units = whole.credited_units[rows]
+    largest = largest_magnitude(units)
+    if largest * len(units) >= 2**63:
+        return nothing
+    labels = calculation.band_labels.get(id(tiers))
+    if labels is None:
+        labels = calculation.band_labels[id(tiers)] = BandLabels(tiers, calculation.label_table)
+    prices = price_segments(whole.credited[rows], units, lengths, [item[4] for item in ranges],
+                            np.stack([item[5] for item in ranges]), tiers.method, tiers.grain == "deal", labels,
+                            CREDIT_SCALE, None if whole.credited_parts is None else whole.credited_parts[1][rows])
+    fine = known = rounded = None
+    exponent = minor_exponent(plan.currency) + FINE_DIGITS
+    factors = labels.fine_factors(CREDIT_SCALE, exponent)
+    factor_of = np.array([factor or 0 for factor in factors] + [0], dtype=object)
+    if max(abs(int(factor)) for factor in factor_of) * largest < 2**63:
+        bands = labels.bands_of(prices.codes)
+        known = np.array([factor is not None for factor in factors] + [False], dtype=bool)[bands]
+        fine = units * factor_of[bands].astype(np.int64)
+        unknown = ~known
+        unknown[prices.crossings] = False
+        # Lines across bands get their figures from their Decimals, as largest_remainder would.
+        crossing = (integer_units(np.array(prices.crossing_exact, dtype=object), exponent)
+                    if len(prices.crossings) else np.empty(0, dtype=np.int64))
+        if not unknown.any() and crossing is not None:
+            fine[prices.crossings] = crossing
+            known[:] = True
+            if len(fine) == 0 or int(np.abs(fine).max()) * int(lengths.max()) < 2**63:
+                rounded = round_segments(fine, lengths)
+    firsts = np.cumsum(lengths) - lengths
+    segments = {item[2]: (first, first + length, item[0], item[1], item[3], number) for number, (item, first, length)
+                in enumerate(zip(ranges, firsts.tolist(), lengths.tolist(), strict=True))}
+    return PricedTogether(whole.source, prices, np.array(labels.rates, dtype=object), fine, known, segments, rounded)
+
+
+def _repeated_deals(calculation: Calculation, whole: Block, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Return which row ranges credit one deal (or a reversal's original deal) more than once."""
+    prepared = calculation.prepared
+    if calculation.deal_codes is None:
+        # Equal deal ids are neighbours in deal rank order, so a code is the count of changes there.
+        order = np.argsort(prepared.deal_rank)
+        ranked = prepared.deal_ids[order]
+        codes = np.empty(len(order), dtype=np.int64)
+        codes[order] = np.concatenate(([0], np.cumsum(ranked[1:] != ranked[:-1]))) if len(order) else order
+        calculation.deal_codes = codes
+    lengths = stops - starts
+    rows = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+    span = len(calculation.deal_codes) + 1
+    keys = np.sort(np.repeat(np.arange(len(starts), dtype=np.int64), lengths) * span
+                   + calculation.deal_codes[prepared.grain_source[whole.pos[rows]]])
+    repeated = np.zeros(len(starts), dtype=bool)
+    repeated[keys[1:][keys[1:] == keys[:-1]] // span] = True
+    return repeated
 
 
 def _integer_total(context: ComponentContext, component: Component, fine: np.ndarray | None,
@@ -773,7 +948,12 @@ def _finish(context: ComponentContext, component: Component, outcome: ComponentO
         fine = np.concatenate([deal_lines.fine, np.zeros(len(extra), dtype=np.int64)]) if extra else deal_lines.fine
         known = np.concatenate([deal_lines.known, np.zeros(len(extra), dtype=bool)]) if extra else deal_lines.known
     # The lines always add up to the period total: true-up, gate and cap lines are differences.
-    rounded_total, rounded = largest_remainder(exact, currency, period_total, fine, known)
+    shared = None
+    if deal_lines is not None and not extra and deal_lines.shared_rounded is not None:
+        rounded_total = round_minor(period_total, currency)
+        if int(rounded_total.scaleb(minor_exponent(currency))) == deal_lines.shared_total:
+            shared = rounded_total, deal_lines.shared_rounded
+    rounded_total, rounded = shared or largest_remainder(exact, currency, period_total, fine, known)
     count = len(deal_lines.exact) if deal_lines is not None else 0
     for line, units in zip(extra, rounded[count:].tolist(), strict=True):
         line.rounded = line.paid_now = minor_to_decimal(units, currency)

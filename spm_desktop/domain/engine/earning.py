@@ -191,7 +191,7 @@ def whole_units(units: np.ndarray | None, scale: int, edges: Sequence[Decimal]) 
     """
     if units is None or len(units) == 0:
         return None
-    whole_edges = _whole_edges(tuple(edges), scale)
+    whole_edges = edge_units(tuple(edges), scale)
     if whole_edges is None:
         return None
     if largest_magnitude(units) * len(units) >= 2**63:
@@ -200,7 +200,7 @@ def whole_units(units: np.ndarray | None, scale: int, edges: Sequence[Decimal]) 
 
 
 @functools.lru_cache(maxsize=4096)
-def _whole_edges(edges: tuple[Decimal, ...], scale: int) -> np.ndarray | None:
+def edge_units(edges: tuple[Decimal, ...], scale: int) -> np.ndarray | None:
     """Return band edges in 1/10**scale as int64, or None; amount tiers share one table over all participants.
 
     Equal Decimals give equal counts, so a key that equals in value is a correct hit. The
@@ -246,6 +246,123 @@ def price_tiers(values: np.ndarray, groups: np.ndarray | None, tiers: Tiers, edg
         band = np.zeros(len(values), dtype=np.int64)
     rates = np.array(labels.rates, dtype=object)
     return values * rates[band], labels.single[band], labels.rate_parts()[2][band]
+
+
+@dataclass
+class SegmentPrices:
+    """Bands, codes and plain flags of credit rows priced in segments, one segment per participant.
+
+    The rows are those of the segments laid end to end. Lines that cross bands are at the
+    sorted row indexes ``crossings``, with their exact values in ``crossing_exact``; every
+    other line is its credit times the rate of its band.
+    """
+
+    bands: np.ndarray
+    codes: np.ndarray
+    plain: np.ndarray
+    crossings: np.ndarray
+    crossing_exact: list[Decimal]
+
+
+def price_segments(values: np.ndarray, units: np.ndarray, lengths: np.ndarray, edges: Sequence[Sequence[Decimal]],
+                   whole_edges: np.ndarray, method: str, per_row: bool, labels: BandLabels,
+                   scale: int, exponents: np.ndarray | None = None) -> SegmentPrices:
+    """Price the credit rows of many segments at once, as ``price_tiers`` prices each segment.
+
+    ``values`` and ``units`` are the credits of all segments as Decimal and as int64 counts of
+    1/10**scale; ``lengths`` gives each segment's row count (none is 0). ``edges`` and
+    ``whole_edges`` give each segment's band edges, as Decimal and in that unit (one row per
+    segment). ``per_row`` prices each credit as its own group (a grain whose keys do not repeat
+    within a segment); marginal tiers need ``per_row`` False. ``exponents``, when given, are the
+    exponents of the credits' Decimals, so running sums at crossings are made from the units.
+    The caller makes sure that no running sum overflows int64.
+    """
+    firsts = np.cumsum(lengths) - lengths
+    segment = np.repeat(np.arange(len(lengths)), lengths)
+    crossings = np.empty(0, dtype=np.int64)
+    if method == "marginal":
+        running = np.cumsum(units)
+        running -= np.repeat(running[firsts] - units[firsts], lengths)
+        bands = _segment_bands(running, whole_edges, segment)
+        before = np.empty_like(bands)
+        before[1:] = bands[:-1]
+        before[firsts] = 0
+        crossings = np.flatnonzero(bands != before)
+        sums = _RunningSums(values, running, exponents, segment, scale)
+    elif method == "retroactive" and per_row:
+        bands = _segment_bands(units, whole_edges, segment)
+    elif method == "retroactive":
+        # Each segment takes the band of its total, as band_index finds it.
+        totals = np.add.reduceat(units, firsts)
+        reached = totals >= whole_edges[:, 0]
+        band = np.zeros(len(lengths), dtype=np.int64)
+        for column in range(1, whole_edges.shape[1]):
+            reached &= totals >= whole_edges[:, column]
+            band += reached
+        bands = np.repeat(band, lengths)
+    else:
+        bands = np.zeros(len(units), dtype=np.int64)
+    codes = labels.single[bands]
+    plain = labels.rate_parts()[2][bands]
+    plain[crossings] = False
+    crossing_exact: list[Decimal] = []
+    owners = segment[crossings]
+    ends = firsts + lengths
+    for owner, first, end, row in zip(owners.tolist(), firsts[owners].tolist(), ends[owners].tolist(),
+                                      crossings.tolist(), strict=True):
+        before = sums.at(row - 1, first, end) if row > first else ZERO
+        after = sums.at(row, first, end)
+        crossing_exact.append(marginal_earnings(after, edges[owner], labels.rates)
+                              - marginal_earnings(before, edges[owner], labels.rates))
+        codes[row] = labels.span(marginal_bands(before, after, edges[owner]))
+    return SegmentPrices(bands, codes, plain, crossings, crossing_exact)
+
+
+# Larger than the spread of int16 exponents, so that a running minimum restarts in each segment.
+_EXPONENT_SPAN = 1 << 17
+# The most digits a running sum made from units may have: the default context's precision.
+_SUM_DIGITS = 28
+
+
+class _RunningSums:
+    """The running Decimal sum of a segment's credits at a row, as adding them left to right gives it.
+
+    Adding exact Decimals keeps the smallest exponent, so the sum at a row is its running
+    count of units written with the smallest exponent so far. Without exponents, or where
+    that would take more digits than the context keeps, the segment's Decimals are added.
+    """
+
+    def __init__(self, values: np.ndarray, running: np.ndarray, exponents: np.ndarray | None, segment: np.ndarray,
+                 scale: int) -> None:
+        self.values, self.running, self.scale = values, running, scale
+        self.lowest = None
+        if exponents is not None:
+            shift = segment.astype(np.int64) * _EXPONENT_SPAN
+            self.lowest = np.minimum.accumulate(exponents.astype(np.int64) - shift) + shift
+        self._added: tuple[int, np.ndarray] | None = None
+
+    def at(self, row: int, first: int, end: int) -> Decimal:
+        """Return the sum of the credits from row ``first`` to ``row`` of the segment ending before ``end``."""
+        if self.lowest is not None:
+            exponent = int(self.lowest[row])
+            units = int(self.running[row])
+            if exponent <= -self.scale:
+                coefficient = units * 10 ** (-self.scale - exponent)
+            else:
+                coefficient = units // 10 ** (exponent + self.scale)
+            if len(str(abs(coefficient))) <= _SUM_DIGITS:
+                return Decimal(coefficient).scaleb(exponent)
+        if self._added is None or self._added[0] != first:
+            self._added = (first, np.cumsum(self.values[first:end]))
+        return self._added[1][row - first]
+
+
+def _segment_bands(values: np.ndarray, whole_edges: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Return the band of each row as ``_band_of`` finds it, against the edges of the row's segment."""
+    bands = np.zeros(len(values), dtype=np.int64)
+    for column in range(1, whole_edges.shape[1]):
+        bands += values >= whole_edges[segment, column]
+    return bands
 
 
 def round_minor(value: Decimal, currency: str) -> Decimal:
@@ -335,6 +452,28 @@ def _distribute(fine: np.ndarray, total_units: int) -> np.ndarray:
         units[above] += 1
         units[np.flatnonzero(remainders == cut)[:missing - int(np.count_nonzero(above))]] += 1
     return units
+
+
+def round_segments(fine: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Round the lines of many segments as ``largest_remainder`` rounds each segment to its own total.
+
+    ``fine`` holds every line in 1/10^8 minor units, segment after segment, with ``lengths``
+    rows each (none is 0). Returns each line and each segment's total rounded half up, as
+    integer minor units. The caller makes sure that no segment's sum overflows int64.
+    """
+    firsts = np.cumsum(lengths) - lengths
+    units = np.floor_divide(fine, _FINE)
+    remainders = fine - units * _FINE
+    sums = np.add.reduceat(fine, firsts)
+    totals = np.sign(sums) * ((np.abs(sums) + _FINE // 2) // _FINE)
+    missing = totals - np.add.reduceat(units, firsts)
+    # Within each segment, the lines by falling remainder, earlier lines first on ties.
+    segment = np.repeat(np.arange(len(lengths)), lengths)
+    order = np.lexsort((np.arange(len(fine)), -remainders, segment))
+    rank = np.empty(len(fine), dtype=np.int64)
+    rank[order] = np.arange(len(fine)) - np.repeat(firsts, lengths)
+    units += rank < np.repeat(missing, lengths)
+    return units, totals
 
 
 def minor_to_decimal(units: int, currency: str) -> Decimal:
