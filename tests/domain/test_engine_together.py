@@ -186,7 +186,7 @@ def figures(result: object) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_calculation_priced_together_matches_one_by_one(seed, monkeypatch):
+def test_together_matches_one_by_one(seed, monkeypatch):
     sales = compile_metric(MetricDefinition(key="sales", name="Sales", value="sum(amount)"))
 
     def run() -> object:

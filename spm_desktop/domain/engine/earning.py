@@ -5,6 +5,7 @@ All arithmetic runs in the caller's decimal context (``money.CONTEXT``: 34 digit
 
 from __future__ import annotations
 
+import decimal
 import functools
 import math
 from collections.abc import Sequence
@@ -253,7 +254,7 @@ class SegmentPrices:
     """Bands, codes and plain flags of credit rows priced in segments, one segment per participant.
 
     The rows are those of the segments laid end to end. Lines that cross bands are at the
-    sorted row indexes ``crossings``, with their exact values in ``crossing_exact``; every
+    sorted row indexes ``crossings``, with their exact values in ``crossing_exact``. Every
     other line is its credit times the rate of its band.
     """
 
@@ -320,8 +321,6 @@ def price_segments(values: np.ndarray, units: np.ndarray, lengths: np.ndarray, e
 
 # Larger than the spread of int16 exponents, so that a running minimum restarts in each segment.
 _EXPONENT_SPAN = 1 << 17
-# The most digits a running sum made from units may have: the default context's precision.
-_SUM_DIGITS = 28
 
 
 class _RunningSums:
@@ -335,6 +334,8 @@ class _RunningSums:
     def __init__(self, values: np.ndarray, running: np.ndarray, exponents: np.ndarray | None, segment: np.ndarray,
                  scale: int) -> None:
         self.values, self.running, self.scale = values, running, scale
+        # A sum made from units must not have more digits than the context keeps when adding.
+        self.digits = decimal.getcontext().prec
         self.lowest = None
         if exponents is not None:
             shift = segment.astype(np.int64) * _EXPONENT_SPAN
@@ -350,7 +351,7 @@ class _RunningSums:
                 coefficient = units * 10 ** (-self.scale - exponent)
             else:
                 coefficient = units // 10 ** (exponent + self.scale)
-            if len(str(abs(coefficient))) <= _SUM_DIGITS:
+            if len(str(abs(coefficient))) <= self.digits:
                 return Decimal(coefficient).scaleb(exponent)
         if self._added is None or self._added[0] != first:
             self._added = (first, np.cumsum(self.values[first:end]))
@@ -457,7 +458,7 @@ def _distribute(fine: np.ndarray, total_units: int) -> np.ndarray:
 def round_segments(fine: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Round the lines of many segments as ``largest_remainder`` rounds each segment to its own total.
 
-    ``fine`` holds every line in 1/10^8 minor units, segment after segment, with ``lengths``
+    ``fine`` contains every line in 1/10^8 minor units, segment after segment, with ``lengths``
     rows each (none is 0). Returns each line and each segment's total rounded half up, as
     integer minor units. The caller makes sure that no segment's sum overflows int64.
     """
