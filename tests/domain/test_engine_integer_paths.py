@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from spm_desktop.domain.engine import CalculationInputs, calculate, exact_decimals
 from spm_desktop.domain.engine.crediting import merge_splits
 from spm_desktop.domain.engine.earning import FINE_DIGITS, integer_units, largest_remainder
+from spm_desktop.domain.engine.measuring import _sort_credits
 from spm_desktop.domain.metrics import MetricDefinition, compile_metric
 from spm_desktop.domain.plans import load_plan
 
@@ -209,3 +210,20 @@ def test_second_metric_keeps_its_own_digits():
                                          deals=frame, metrics={"sales": sales, "scaled": scaled}))
     amounts = dict(zip(result.lines["component"], [str(value) for value in result.lines["amount"]], strict=True))
     assert amounts == {"Plain": "100.0000", "Scaled": "100.00000"}
+
+
+# ---------------------------------------------------------------- credit row order
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5), st.integers(0, 3), st.booleans()), max_size=60),
+       st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_credit_sort_matches_lexsort(rows, huge_codes):
+    day = 86_400 * 10**9
+    participants = np.array([row[0] for row in rows], dtype=np.int64) * (10**15 if huge_codes else 1)
+    # Some rows carry a time of day, which takes the lexsort way.
+    dates = np.array([row[1] * day + (3_600 * 10**9 if row[3] else 0) for row in rows], dtype=np.int64)
+    ranks = np.array([index // 2 for index in range(len(rows))], dtype=np.int64)
+    kinds = np.array([row[2] for row in rows], dtype=np.int64)
+    expected = np.lexsort((kinds, ranks, dates, participants))
+    assert _sort_credits(participants, dates, ranks, kinds).tolist() == expected.tolist()

@@ -455,9 +455,8 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
         kept, row = kept[active], row[active]
 
     # Sort first and take every column once, in credit order.
-    kinds = _KIND_RANKS[recipients.kind_codes[kept]]
-    order = np.lexsort((kinds, prepared.deal_rank[recipients.positions[kept]],
-                        dates[row].astype("datetime64[ns]").astype(np.int64), recipients.participant_codes[kept]))
+    order = _sort_credits(recipients.participant_codes[kept], dates[row].astype("datetime64[ns]").astype(np.int64),
+                          prepared.deal_rank[recipients.positions[kept]], _KIND_RANKS[recipients.kind_codes[kept]])
     kept, row = kept[order], row[order]
     shares = recipients.shares[kept]
     credited = _multiply_unless_one(values[row], shares, recipients.share_is_one[kept])
@@ -478,6 +477,26 @@ def credited_metric(prepared: PreparedDeals, info: MetricInfo, plan: Plan, fx: F
     credits = pd.DataFrame({name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
                             for name, values in columns.items()}, copy=False)
     return CreditedMetric(credits, problems)
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _sort_credits(participants: np.ndarray, dates: np.ndarray, ranks: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Return the stable order of credit rows by participant code, date (int64 ns), deal rank and kind rank.
+
+    When every date is a whole day and the codes fit, the four keys are one int64 key, which
+    sorts in about a third of lexsort's time.
+    """
+    if len(dates) and participants.min() >= 0 and not (dates % _DAY_NS).any():
+        days = dates // _DAY_NS
+        first = int(days.min())
+        span = int(days.max()) - first + 1
+        width = len(_KIND_ORDER) * (int(ranks.max()) + 1)
+        if (int(participants.max()) + 1) * span * width < 2**63:
+            key = (participants.astype(np.int64) * span + (days - first)) * width + ranks * len(_KIND_ORDER) + kinds
+            return np.argsort(key, kind="stable")
+    return np.lexsort((kinds, ranks, dates, participants))
 
 
 _KIND_ORDER = {"owner": 0, "split": 1, "overlay": 2, "team": 3}
