@@ -23,10 +23,15 @@ import hashlib
 import html
 import io
 import logging
+import os
+import queue
 import re
 import struct
+import tempfile
+import threading
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +51,11 @@ SNIFF_LINES = 60
 SAMPLE_CHARACTERS = 1 << 20
 # Formula cells without a stored value are listed up to this count, and the problem counts the rest.
 MAX_FORMULA_CELLS = 200
+# An .xlsx worksheet whose XML is larger than this is read in parts of about this size.
+# calamine loads a whole sheet before its first row can be read, so a part bounds its memory.
+PART_BYTES = 32 << 20
+# The part read for the first rows of a large worksheet (header detection and previews).
+SAMPLE_PART_BYTES = 1 << 20
 
 
 class ImportFileError(SpmError):
@@ -95,6 +105,7 @@ class Source:
                  delimiter: str = "auto") -> None:
         self.path = Path(path)
         self._worksheet: python_calamine.CalamineSheet | None = None
+        self._parts: SheetParts | None = None
         if not self.path.is_file():
             raise ImportFileError(f"{self.path} does not exist or is not a file; check the path")
         kind = file_kind(self.path)
@@ -106,6 +117,7 @@ class Source:
             suffix = self.path.suffix.lower()
             if suffix in (".xlsx", ".xlsm"):
                 _inspect_xlsx(self.path, chosen, self.info)
+                self._parts = SheetParts.open(self.path, chosen)
             elif suffix == ".xls":
                 self.info.date1904 = xls_date1904(self.path)
             # NOTE: the date system of .xlsb files is not read, so a plain serial number in a
@@ -122,10 +134,13 @@ class Source:
 
     def rows(self) -> Iterator[list[object]]:
         """Yield every row of the chosen sheet from row 1; an empty cell is None or ""."""
-        if self.info.kind == "workbook":
+        if self._parts is not None:
+            yield from self._parts.rows()
+        elif self.info.kind == "workbook":
             # calamine reads a whole sheet when it is opened, so it is opened once.
-            # NOTE: calamine keeps the whole sheet in memory while its rows are read, about
-            # 600 MB for 1,000,000 rows of 12 columns (measured by RSS on .xlsx).
+            # NOTE: except for large .xlsx sheets (see SheetParts), calamine keeps the whole
+            # sheet in memory while its rows are read: about 600 MB for 1,000,000 rows of 12
+            # columns of .xlsx, measured by RSS.
             if self._worksheet is None:
                 self._worksheet = self._workbook.get_sheet_by_name(self.info.sheet)
             yield from _workbook_rows(self._worksheet)
@@ -163,7 +178,7 @@ class Source:
             if len(head) > count:
                 return head[:count]
         result = []
-        for row in self.rows():
+        for row in self._parts.rows(SAMPLE_PART_BYTES) if self._parts is not None else self.rows():
             result.append(row)
             if len(result) >= count:
                 break
@@ -199,6 +214,203 @@ def _choose_sheet(path: Path, names: list[str], sheet: str | None) -> str:
     if sheet.casefold().strip() in folded:
         return folded[sheet.casefold().strip()]
     raise ImportFileError(f"{path.name} has no sheet {sheet!r}; its sheets are: {', '.join(names)}")
+
+
+class SheetParts:
+    """A large .xlsx worksheet that calamine reads in parts, each a small package of whole rows.
+
+    Each part is the sheet's XML up to its sheetData element, a run of complete rows and
+    the closing tags, packed with the workbook, styles and shared strings of the original
+    package. Rows keep their ``r`` attributes, so calamine places every cell where the whole
+    sheet has it. Cell values, dates and shared strings read as they do from the whole sheet.
+    """
+
+    def __init__(self, path: Path, sheet: str, member: str, package_parts: dict[str, bytes],
+                 part_bytes: int = PART_BYTES) -> None:
+        self.path = path
+        self.sheet = sheet
+        self.member = member
+        self.package_parts = package_parts
+        self.part_bytes = part_bytes
+
+    @classmethod
+    def open(cls, path: Path, sheet: str) -> SheetParts | None:
+        """Return the parts reader of a sheet larger than PART_BYTES, or None to read it whole."""
+        try:
+            with zipfile.ZipFile(path) as package:
+                workbook_xml = package.read("xl/workbook.xml")
+                member = _sheet_member(package, workbook_xml, sheet)
+                if member is None or package.getinfo(member).file_size <= PART_BYTES:
+                    return None
+                names = ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"]
+                for match in _RELATIONSHIP.finditer(package.read("xl/_rels/workbook.xml.rels")):
+                    attributes = _attributes(match.group(1))
+                    if attributes.get("Type", "").endswith(("/styles", "/sharedStrings")):
+                        target = attributes.get("Target", "")
+                        names.append(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
+                parts = {name: package.read(name) for name in names if name in package.NameToInfo}
+        except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError) as error:
+            log.info("reading sheet %r of %s whole: %s", sheet, path.name, error)
+            return None
+        # Shared strings are read again with every part, so parts grow with them.
+        part_bytes = max(PART_BYTES, 4 * sum(len(data) for data in parts.values()))
+        log.debug("reading sheet %r of %s in parts of %d bytes", sheet, path.name, part_bytes)
+        return cls(path, sheet, member, parts, part_bytes)
+
+    def rows(self, part_bytes: int | None = None) -> Iterator[list[object]]:
+        """Yield every row from row 1, as ``Source.rows`` does; rows before a part's first cell are empty."""
+        next_row = 0
+        for rows, (first_row, first_column) in self._parsed_parts(part_bytes or self.part_bytes):
+            if first_row < next_row:
+                raise ImportFileError(f"{self.path.name}: the rows of sheet {self.sheet!r} are not in order "
+                                      f"(row {first_row + 1} follows row {next_row}); open the file in a "
+                                      "spreadsheet program, save it again and import that copy")
+            for _ in range(first_row - next_row):
+                yield []
+            padding = [None] * first_column
+            for row in rows:
+                yield padding + row if first_column else row
+            next_row = first_row + len(rows)
+
+    def _parsed_parts(self, part_bytes: int) -> Iterator[tuple[list[list[object]], tuple[int, int]]]:
+        """Yield each part's rows and first cell, with the next parts loaded in background threads.
+
+        A splitter thread cuts the sheet and writes each part to a temporary file, and two
+        loader threads have calamine load them, which it does without holding the GIL. So
+        both cores load parts while this thread makes Python values of the part in hand. At
+        most _PARTS_AHEAD parts wait, which bounds the memory.
+        """
+        futures: queue.Queue[Future | BaseException | None] = queue.Queue(maxsize=_PARTS_AHEAD)
+        stop = threading.Event()
+        loaders = ThreadPoolExecutor(max_workers=_LOADERS, thread_name_prefix=f"load {self.path.name}")
+
+        def hand_over(item: Future | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    futures.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def split() -> None:
+            try:
+                for pieces in self._sheet_parts(part_bytes):
+                    name = self._write_part(pieces)
+                    if not hand_over(loaders.submit(self._load, name)):
+                        os.unlink(name)
+                        return
+                hand_over(None)
+            except Exception as error:  # handed to the reading thread, which raises it
+                hand_over(error)
+
+        splitter = threading.Thread(target=split, name=f"split {self.path.name}", daemon=True)
+        splitter.start()
+        try:
+            while True:
+                item = futures.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                worksheet = item.result()
+                rows, start = worksheet.to_python(skip_empty_area=True), worksheet.start
+                del worksheet, item
+                if rows and start is not None:
+                    yield rows, (int(start[0]), int(start[1]))
+        finally:
+            stop.set()
+            splitter.join()
+            while not futures.empty():
+                item = futures.get()
+                if isinstance(item, Future):
+                    item.cancel()
+            loaders.shutdown(wait=True, cancel_futures=True)
+
+    def _sheet_parts(self, part_bytes: int) -> Iterator[tuple[bytes, memoryview, bytes]]:
+        """Yield the sheet's XML cut into parts of whole rows: the head, the rows and the closing tags.
+
+        The rows are a view of the read buffer, valid until the next part is requested.
+        """
+        with zipfile.ZipFile(self.path) as package, package.open(self.member) as stream:
+            buffer = bytearray()
+            head = end_row = end_data = closing = b""
+            while True:
+                block = stream.read(_READ_BYTES)
+                buffer += block
+                if not head:
+                    match = _SHEET_DATA.search(buffer)
+                    if match is None:
+                        if not block:
+                            return
+                        continue
+                    if match.group(2):
+                        return  # <sheetData/>: a sheet without rows
+                    prefix = match.group(1) or b""
+                    root = _WORKSHEET.search(buffer, 0, match.start())
+                    root_prefix = (root.group(1) or b"") if root else prefix
+                    # The dimension names the whole sheet's range, which a part does not have.
+                    head = _DIMENSION.sub(b"", bytes(buffer[:match.end()]))
+                    end_row, end_data = b"</" + prefix + b"row>", b"</" + prefix + b"sheetData>"
+                    closing = end_data + b"</" + root_prefix + b"worksheet>"
+                    del buffer[:match.end()]
+                if not block:
+                    stop = buffer.find(end_data)
+                    if stop >= 0:
+                        del buffer[stop:]
+                    if buffer.strip():
+                        with memoryview(buffer) as rows:
+                            yield head, rows, closing
+                    return
+                while len(buffer) >= part_bytes:
+                    # A part ends after the last whole row within part_bytes, or after one longer row.
+                    cut = buffer.rfind(end_row, 0, part_bytes)
+                    if cut < 0:
+                        cut = buffer.find(end_row, part_bytes)
+                        if cut < 0:
+                            break
+                    cut += len(end_row)
+                    with memoryview(buffer) as view, view[:cut] as rows:
+                        yield head, rows, closing
+                    del buffer[:cut]
+
+    def _write_part(self, pieces: tuple[bytes, memoryview, bytes]) -> str:
+        """Pack one part as a workbook in a temporary file and return the file's name."""
+        handle, name = tempfile.mkstemp(suffix=".xlsx", prefix="spm-part-")
+        try:
+            with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as package:
+                for member, data in self.package_parts.items():
+                    package.writestr(member, data)
+                with package.open(self.member, "w", force_zip64=True) as entry:
+                    for piece in pieces:
+                        entry.write(piece)
+        except BaseException:
+            os.unlink(name)
+            raise
+        return name
+
+    def _load(self, name: str) -> python_calamine.CalamineSheet:
+        """Load the worksheet of a part's file with calamine and delete the file."""
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_path(name)
+            try:
+                return workbook.get_sheet_by_name(self.sheet)
+            finally:
+                workbook.close()
+        except (python_calamine.CalamineError, ValueError) as error:
+            raise ImportFileError(f"{self.path.name} cannot be read as a workbook ({error}); check that it opens "
+                                  "in a spreadsheet program and save it again as .xlsx") from None
+        finally:
+            os.unlink(name)
+
+
+_READ_BYTES = 8 << 20
+# Parts loaded at once, and parts loaded or loading ahead of the one being read.
+_LOADERS = 2
+_PARTS_AHEAD = 2
+_SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b[^>]*?(/)?>")
+_WORKSHEET = re.compile(rb"<(\w+:)?worksheet\b")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>")
 
 
 def _workbook_rows(worksheet: python_calamine.CalamineSheet) -> Iterator[list[object]]:

@@ -1,0 +1,174 @@
+"""Large .xlsx sheets read in parts must give the rows of the whole sheet, and clean up after themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from spm_desktop.importing import sources
+from spm_desktop.importing.sources import ImportFileError, SheetParts, Source
+
+
+def _normal(row: list[object]) -> list[object]:
+    """Return a row with None as "" and without trailing empty cells, the forms both readers may give."""
+    cells = ["" if value is None else value for value in row]
+    while cells and cells[-1] == "":
+        cells.pop()
+    return cells
+
+
+def _rows(path: Path, sheet: str | None = None) -> list[list[object]]:
+    source = Source(path, sheet)
+    try:
+        rows = [_normal(row) for row in source.rows()]
+    finally:
+        source.close()
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def _read_both(path: Path, monkeypatch: pytest.MonkeyPatch, sheet: str | None = None) -> tuple[list, list, Source]:
+    whole = _rows(path, sheet)
+    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    source = Source(path, sheet)
+    assert source._parts is not None
+    # One row per part, so that every blank row falls between two parts.
+    source._parts.part_bytes = 1
+    parted = [_normal(row) for row in source.rows()]
+    source.close()
+    while parted and not parted[-1]:
+        parted.pop()
+    return whole, parted, source
+
+
+@pytest.fixture
+def report_workbook(tmp_path: Path) -> Path:
+    """Return a report-like .xlsx: a merged title, blank rows, a gap column, dates, shared strings, formulas."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Deals"
+    sheet["B1"] = "Bookings report"
+    sheet.merge_cells("B1:F1")
+    sheet.append([])
+    sheet.append([None, "deal_id", "owner", "amount", "close_date", "note"])
+    for index in range(1, 400):
+        if index % 37 == 0:
+            sheet.append([])  # a blank row inside the data
+            continue
+        note = None if index % 5 else f"check {index % 7}"
+        sheet.append([None, f"D{index:05d}", f"rep{index % 13:02d}", index * 10.25,
+                      dt.date(2024, 1, 1) + dt.timedelta(days=index % 90), note])
+    sheet.append([None, "Total", None, "=SUM(D4:D402)"])
+    book.create_sheet("Other").append(["other", "sheet"])
+    path = tmp_path / "report.xlsx"
+    book.save(path)
+    return path
+
+
+def test_parts_match_whole_sheet(report_workbook, monkeypatch):
+    whole, parted, _source = _read_both(report_workbook, monkeypatch)
+    assert len(parted) == len(whole)
+    assert parted == whole
+
+
+def test_parts_keep_row_positions(report_workbook, monkeypatch):
+    _whole, parted, _source = _read_both(report_workbook, monkeypatch)
+    assert parted[0][1] == "Bookings report"
+    assert parted[2][1:3] == ["deal_id", "owner"]
+    assert parted[39] == []  # the blank row after 36 deals, at row 40
+
+
+def test_parts_dates_and_numbers(report_workbook, monkeypatch):
+    _whole, parted, _source = _read_both(report_workbook, monkeypatch)
+    row = parted[3]
+    assert row[1] == "D00001"
+    assert row[3] == 10.25
+    assert row[4] in (dt.date(2024, 1, 2), dt.datetime(2024, 1, 2))
+
+
+def test_parts_second_sheet(report_workbook):
+    assert _rows(report_workbook, "Other") == [["other", "sheet"]]
+
+
+def test_parts_inline_strings_and_1904(tmp_path, monkeypatch):
+    path = tmp_path / "inline.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "date_1904": True})
+    sheet = book.add_worksheet("Data")
+    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_row(0, 0, ["deal_id", "amount", "close_date"])
+    for index in range(1, 300):
+        sheet.write_string(index, 0, f"{index:06d}")  # leading zeros stay text
+        sheet.write_number(index, 1, index / 4)
+        sheet.write_datetime(index, 2, dt.datetime(2023, 12, 31) + dt.timedelta(days=index), date_format)
+    book.close()
+    whole, parted, source = _read_both(path, monkeypatch)
+    assert parted == whole
+    assert parted[1][0] == "000001"
+    assert source.info.date1904
+
+
+def test_small_sheet_read_whole(report_workbook):
+    source = Source(report_workbook)
+    assert source._parts is None
+    source.close()
+
+
+def test_sample_reads_first_part_only(report_workbook, monkeypatch):
+    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "SAMPLE_PART_BYTES", 2_000)
+    source = Source(report_workbook)
+    loaded = []
+    original = SheetParts._load
+
+    def counted(self, name):
+        loaded.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(SheetParts, "_load", counted)
+    sample = source.sample(5)
+    source.close()
+    assert len(sample) == 5
+    # The first part, and at most the parts loaded ahead of it, were loaded.
+    assert len(loaded) <= 1 + sources._PARTS_AHEAD + sources._LOADERS
+
+
+def test_early_close_cleans_up(report_workbook, monkeypatch, tmp_path):
+    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
+    (tmp_path / "parts").mkdir()
+    source = Source(report_workbook)
+    source._parts.part_bytes = 2_000
+    rows = source.rows()
+    for _ in range(50):
+        next(rows)
+    rows.close()
+    source.close()
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith(("split report", "load report"))]
+    assert list((tmp_path / "parts").iterdir()) == []
+
+
+def test_broken_part_raises_import_error(report_workbook, monkeypatch, tmp_path):
+    """A sheet whose XML breaks in the middle fails with the file named, not with a thread's traceback."""
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(report_workbook) as original, zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                cell = data.index(b'<c r="D300"')
+                end = data.index(b"</v>", cell)
+                data = data[:end] + b"</v" + data[end + 4:]  # an end tag that never closes
+            copy.writestr(item, data)
+    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    source = Source(broken)
+    source._parts.part_bytes = 2_000
+    with pytest.raises(ImportFileError, match=r"broken\.xlsx"):
+        for _row in source.rows():
+            pass
+    source.close()
