@@ -569,7 +569,8 @@ class _Builder:
     def _read_currency_marks(self, name: str, cells: Sequence[object]) -> None:
         """Keep the currency that each amount cell names ("1.234,56 EUR", "€500"), when any cell names one."""
         distinct = cells.uniques if isinstance(cells, CodedColumn) else list(dict.fromkeys(cells))
-        marks = {cell: mark for cell in distinct if (mark := parsing.amount_currency(cell)) is not None}
+        marks = {cell: mark for cell in parsing.currency_mark_candidates(distinct)
+                 if (mark := parsing.amount_currency(cell)) is not None}
         if not marks:
             return
         if isinstance(cells, CodedColumn):

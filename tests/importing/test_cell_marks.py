@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from spm_desktop.importing import parsing
 from spm_desktop.importing.parsing import amount_currency
 from spm_desktop.services import import_service, record_service
 from spm_desktop.services.errors import ValidationError
@@ -76,3 +79,19 @@ def test_own_export_imports_back_unchanged(workspace, tmp_path, write_file, impo
     with workspace.read() as connection:
         names = record_service.load_frame(connection, "participants").set_index("participant_id")["name"]
     assert names.to_dict() == {"P1": '=HYPERLINK("x")', "P2": "-Team", "P3": "Ann"}
+
+
+_MARK_ALPHABET = "0123456789 .,-+()%'\u00a0\u2212$€£¥₹CAUSDEURkrGBP＄"
+
+
+@given(st.lists(st.text(alphabet=_MARK_ALPHABET, max_size=12), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_mark_candidates_cover_marks(cells):
+    candidates = set(parsing.currency_mark_candidates(cells))
+    for cell in cells:
+        if parsing.amount_currency(cell) is not None:
+            assert cell in candidates
+
+
+def test_plain_amounts_have_no_candidates():
+    assert parsing.currency_mark_candidates(["1,234.50", "(20)", "-3\u00a0000,5", "12 %", "", None, 7.5]) == []
