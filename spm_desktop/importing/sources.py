@@ -242,6 +242,12 @@ class SheetParts:
                 member = _sheet_member(package, workbook_xml, sheet)
                 if member is None or package.getinfo(member).file_size <= PART_BYTES:
                     return None
+                with package.open(member) as stream:
+                    first_row = _ROW_START.search(stream.read(SAMPLE_PART_BYTES))
+                # Rows without numbers are placed by their order, which a part would restart.
+                if first_row is None or not _ROW_NUMBER.search(first_row.group(0)):
+                    log.info("reading sheet %r of %s whole: its rows are not numbered", sheet, path.name)
+                    return None
                 names = ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"]
                 for match in _RELATIONSHIP.finditer(package.read("xl/_rels/workbook.xml.rels")):
                     attributes = _attributes(match.group(1))
@@ -411,6 +417,8 @@ _PARTS_AHEAD = 2
 _SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b[^>]*?(/)?>")
 _WORKSHEET = re.compile(rb"<(\w+:)?worksheet\b")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>")
+_ROW_START = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
+_ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']\d")
 
 
 def _workbook_rows(worksheet: python_calamine.CalamineSheet) -> Iterator[list[object]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import zipfile
 from pathlib import Path
@@ -172,3 +173,21 @@ def test_broken_part_raises_import_error(report_workbook, monkeypatch, tmp_path)
         for _row in source.rows():
             pass
     source.close()
+
+
+def test_unnumbered_rows_read_whole(report_workbook, monkeypatch, tmp_path):
+    """Rows without an r attribute are placed by their order, so such a sheet is read whole."""
+    unnumbered = tmp_path / "unnumbered.xlsx"
+    with zipfile.ZipFile(report_workbook) as original, zipfile.ZipFile(unnumbered, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'(<(?:row|c)\b[^>]*?) r="[A-Z]*\d+"', rb"\1", data)
+            copy.writestr(item, data)
+    expected = _rows(unnumbered)
+    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    source = Source(unnumbered)
+    assert source._parts is None
+    source.close()
+    assert _rows(unnumbered) == expected
+    assert expected[0] == ["Bookings report"]
