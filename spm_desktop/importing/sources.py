@@ -33,6 +33,7 @@ import zipfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -266,17 +267,26 @@ class SheetParts:
     def rows(self, part_bytes: int | None = None) -> Iterator[list[object]]:
         """Yield every row from row 1, as ``Source.rows`` does; rows before a part's first cell are empty."""
         next_row = 0
-        for rows, (first_row, first_column) in self._parsed_parts(part_bytes or self.part_bytes):
-            if first_row < next_row:
-                raise ImportFileError(f"{self.path.name}: the rows of sheet {self.sheet!r} are not in order "
-                                      f"(row {first_row + 1} follows row {next_row}); open the file in a "
-                                      "spreadsheet program, save it again and import that copy")
-            for _ in range(first_row - next_row):
-                yield []
-            padding = [None] * first_column
-            for row in rows:
-                yield padding + row if first_column else row
-            next_row = first_row + len(rows)
+        try:
+            for rows, (first_row, first_column) in self._parsed_parts(part_bytes or self.part_bytes):
+                if first_row < next_row:
+                    raise ImportFileError(f"{self.path.name}: the rows of sheet {self.sheet!r} are not in order "
+                                          f"(row {first_row + 1} follows row {next_row}); open the file in a "
+                                          "spreadsheet program, save it again and import that copy")
+                for _ in range(first_row - next_row):
+                    yield []
+                padding = [None] * first_column
+                for row in rows:
+                    yield padding + row if first_column else row
+                next_row = first_row + len(rows)
+        except _WholeSheetNeeded:
+            # The rows yielded so far came from parts before the markup, so the whole sheet goes on from there.
+            log.info("reading the rest of sheet %r of %s whole: it has comments or CDATA", self.sheet, self.path.name)
+            workbook = _open_workbook(self.path)
+            try:
+                yield from islice(_workbook_rows(workbook.get_sheet_by_name(self.sheet)), next_row, None)
+            finally:
+                workbook.close()
 
     def _parsed_parts(self, part_bytes: int) -> Iterator[tuple[list[list[object]], tuple[int, int]]]:
         """Yield each part's rows and first cell, with the next parts loaded in background threads.
@@ -343,6 +353,10 @@ class SheetParts:
             head = end_row = end_data = closing = b""
             while True:
                 block = stream.read(_READ_BYTES)
+                # A comment, a CDATA section or a processing instruction may contain "</row>",
+                # which must not end a part. Sheets from spreadsheet programs have none.
+                if head and any(marker in buffer[-_MARKUP_LENGTH:] + block for marker in _MARKUP):
+                    raise _WholeSheetNeeded
                 buffer += block
                 if not head:
                     match = _SHEET_DATA.search(buffer)
@@ -357,6 +371,8 @@ class SheetParts:
                     root_prefix = (root.group(1) or b"") if root else prefix
                     # The dimension names the whole sheet's range, which a part does not have.
                     head = _DIMENSION.sub(b"", bytes(buffer[:match.end()]))
+                    if any(marker in buffer[match.end():] for marker in _MARKUP):
+                        raise _WholeSheetNeeded
                     end_row, end_data = b"</" + prefix + b"row>", b"</" + prefix + b"sheetData>"
                     closing = end_data + b"</" + root_prefix + b"worksheet>"
                     del buffer[:match.end()]
@@ -417,6 +433,14 @@ _PARTS_AHEAD = 2
 _SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b[^>]*?(/)?>")
 _WORKSHEET = re.compile(rb"<(\w+:)?worksheet\b")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>")
+_MARKUP = (b"<!--", b"<![CDATA[", b"<?")
+_MARKUP_LENGTH = max(map(len, _MARKUP))
+
+
+class _WholeSheetNeeded(Exception):
+    """The sheet has markup in which a part boundary could fall, so the rest is read whole."""
+
+
 _ROW_START = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
 _ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"']\d")
 

@@ -191,3 +191,19 @@ def test_unnumbered_rows_read_whole(report_workbook, monkeypatch, tmp_path):
     source.close()
     assert _rows(unnumbered) == expected
     assert expected[0] == ["Bookings report"]
+
+
+@pytest.mark.parametrize("markup", [b"<!-- </row> -->", b"<?note </row>?>"])
+def test_markup_continues_whole(report_workbook, monkeypatch, tmp_path, markup):
+    """A comment or instruction could hide a row end, so the sheet is read whole from there on."""
+    marked = tmp_path / "marked.xlsx"
+    with zipfile.ZipFile(report_workbook) as original, zipfile.ZipFile(marked, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                row = data.index(b'<row r="300"')
+                data = data[:row] + markup + data[row:]
+            copy.writestr(item, data)
+    whole, parted, _source = _read_both(marked, monkeypatch)
+    assert parted == whole
+    assert len(parted) == 403
