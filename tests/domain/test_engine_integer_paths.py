@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spm_desktop.domain.engine import CalculationInputs, calculate, exact_decimals
-from spm_desktop.domain.engine.crediting import merge_splits
+from spm_desktop.domain.engine.crediting import _sorted_recipients, merge_splits
 from spm_desktop.domain.engine.earning import FINE_DIGITS, integer_units, largest_remainder
 from spm_desktop.domain.engine.measuring import _sort_credits
 from spm_desktop.domain.metrics import MetricDefinition, compile_metric
@@ -227,3 +227,19 @@ def test_credit_sort_matches_lexsort(rows, huge_codes):
     kinds = np.array([row[2] for row in rows], dtype=np.int64)
     expected = np.lexsort((kinds, ranks, dates, participants))
     assert _sort_credits(participants, dates, ranks, kinds).tolist() == expected.tolist()
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.sampled_from(["P1", "P2", "A9", "Z"]), st.integers(0, 2)),
+                max_size=50))
+@settings(max_examples=200, deadline=None)
+def test_recipient_sort_matches_lexsort(rows):
+    positions = np.array([row[0] for row in rows], dtype=np.int64)
+    people = np.array([row[1] for row in rows], dtype=object)
+    kinds = np.array([row[2] for row in rows], dtype=np.int64)
+    shares = np.array([Decimal(1)] * len(rows), dtype=object)
+    found = _sorted_recipients(positions, people, kinds, shares, len(rows))
+    codes, _names = pd.factorize(people, sort=True)
+    order = np.lexsort((codes, kinds, positions))
+    assert found.positions.tolist() == positions[order].tolist()
+    assert found.participant_ids.tolist() == people[order].tolist()
+    assert found.kind_codes.tolist() == kinds[order].tolist()
