@@ -400,7 +400,7 @@ class Calculation:
 
     def _emit_deal_lines(self, plan: Plan, period: Period, participant_id: str, component: str,
                          lines: DealLines) -> None:
-        count = len(lines.exact)
+        count = len(lines.label_codes)
         if count == 0:
             return
         block = lines.block
@@ -420,7 +420,7 @@ class Calculation:
         # the others from their Decimals, split together with those of all chunks.
         self._append_exact((np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int16), None))
         if not plain.all():
-            self.rest.append((len(self.chunks) - 1, lines.exact[~plain]))
+            self.rest.append((len(self.chunks) - 1, lines.exact_where(~plain)))
 
     def _append_exact(self, parts: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> None:
         """Keep a chunk's exact lines as integer coefficients and exponents, so its Decimal objects can go."""

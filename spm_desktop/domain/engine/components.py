@@ -152,7 +152,8 @@ class DealLines:
     block: Block
     start: int
     stop: int
-    exact: np.ndarray
+    # the exact lines, or the way to make them when lines priced with others are first read
+    exact_lines: np.ndarray | LazyExact
     # codes of the band and rate tuples in the calculation's LabelTable
     label_codes: np.ndarray
     # None when every line is a deal line without a note, the case of a range without reversals
@@ -171,6 +172,49 @@ class DealLines:
     rounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     paid_now: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     held: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def exact(self) -> np.ndarray:
+        """The exact line of each credit row, as an object array of Decimal."""
+        if isinstance(self.exact_lines, LazyExact):
+            self.exact_lines = self.exact_lines.full()
+        return self.exact_lines
+
+    def exact_where(self, mask: np.ndarray) -> np.ndarray:
+        """Return the exact lines where ``mask`` is True, without making the others."""
+        if isinstance(self.exact_lines, LazyExact):
+            return self.exact_lines.where(np.flatnonzero(mask))
+        return self.exact_lines[mask]
+
+
+class LazyExact:
+    """Exact lines made only when read: each credit times its band's rate, or the line across bands.
+
+    Lines priced together with other participants are mostly stored from integer parts and
+    rounded in integers, so their Decimals are often never needed.
+    """
+
+    def __init__(self, values: np.ndarray, rates: np.ndarray, bands: np.ndarray, crossings: np.ndarray,
+                 crossing_exact: list[Decimal]) -> None:
+        self.values, self.rates, self.bands = values, rates, bands
+        self.crossings = dict(zip(crossings.tolist(), crossing_exact, strict=True))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def full(self) -> np.ndarray:
+        exact = self.values * self.rates[self.bands]
+        for offset, value in self.crossings.items():
+            exact[offset] = value
+        return exact
+
+    def where(self, indexes: np.ndarray) -> np.ndarray:
+        exact = self.values[indexes] * self.rates[self.bands[indexes]]
+        if self.crossings:
+            for position, index in enumerate(indexes.tolist()):
+                if index in self.crossings:
+                    exact[position] = self.crossings[index]
+        return exact
 
 
 @dataclass
@@ -507,6 +551,8 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
             known &= ~context.calculation.prepared.is_reversal[block.pos[start:stop]]
     total = _integer_total(context, component, fine, known)
     if total is None:
+        if isinstance(exact, LazyExact):
+            exact = exact.full()
         total = sum(exact.tolist(), ZERO)
     period_start, period_stop = measures["range"]
     skip = period_start - start
@@ -516,7 +562,9 @@ def _credit_lines(context: ComponentContext, component: Component, block: Block,
     elif kinds is not None:
         # Clawbacks replace reversal lines, so those are no longer the credit times the rate.
         plain &= kinds == "deal"
-    lines = DealLines(block, period_start, period_stop, exact[keep], codes[keep],
+    # Lines priced with others cover the period exactly (no year-to-date rows before it).
+    lines = DealLines(block, period_start, period_stop, exact if isinstance(exact, LazyExact) else exact[keep],
+                      codes[keep],
                       None if kinds is None else kinds[keep], None if notes is None else notes[keep],
                       None if fine is None else fine[keep], None if known is None else known[keep], plain[keep],
                       shared_rounded, shared_total)
@@ -565,10 +613,9 @@ def _priced_with_others(context: ComponentContext, component: Component, block: 
     if block_start != block.offset + start or block_stop != block.offset + stop or used_quota != quota:
         return None
     prices = together.prices
-    exact = block.credited[start:stop] * together.rates[prices.bands[first:end]]
     low, high = np.searchsorted(prices.crossings, (first, end)).tolist()
-    for index in range(low, high):
-        exact[int(prices.crossings[index]) - first] = prices.crossing_exact[index]
+    exact = LazyExact(block.credited[start:stop], together.rates, prices.bands[first:end],
+                      prices.crossings[low:high] - first, prices.crossing_exact[low:high])
     codes = prices.codes[first:end]
     if together.fine is None or together.known is None:
         fine, known = _fine_lines(context, component, block, start, stop, codes)
@@ -910,6 +957,24 @@ def earn_component(context: ComponentContext, component: Component) -> Component
     return _finish(context, component, outcome, deal_lines, total, measures)
 
 
+def _round_lines(deal_lines: DealLines | None, extra: list[LineDraft], currency: str,
+                 period_total: Decimal) -> tuple[Decimal, np.ndarray]:
+    """Round the deal lines and the extra lines together to the period total (see ``largest_remainder``)."""
+    extra_exact = np.empty(len(extra), dtype=object)
+    extra_exact[:] = [line.exact for line in extra]
+    if deal_lines is None:
+        exact = extra_exact
+    elif extra:
+        exact = np.concatenate([deal_lines.exact, extra_exact])
+    else:
+        exact = deal_lines.exact
+    fine = known = None
+    if deal_lines is not None and deal_lines.fine is not None and deal_lines.known is not None:
+        fine = np.concatenate([deal_lines.fine, np.zeros(len(extra), dtype=np.int64)]) if extra else deal_lines.fine
+        known = np.concatenate([deal_lines.known, np.zeros(len(extra), dtype=bool)]) if extra else deal_lines.known
+    return largest_remainder(exact, currency, period_total, fine, known)
+
+
 def _finish(context: ComponentContext, component: Component, outcome: ComponentOutcome, deal_lines: DealLines | None,
             total: Decimal, measures: dict[str, Any]) -> ComponentOutcome:
     """Apply true-up, gate and cap, round the lines to the total, then hold and release."""
@@ -934,27 +999,15 @@ def _finish(context: ComponentContext, component: Component, outcome: ComponentO
         extra.append(LineDraft("cap", component.cap - period_total, note=f"cap {component.cap}"))
         period_total = component.cap
 
-    extra_exact = np.empty(len(extra), dtype=object)
-    extra_exact[:] = [line.exact for line in extra]
-    if deal_lines is None:
-        exact = extra_exact
-    elif extra:
-        exact = np.concatenate([deal_lines.exact, extra_exact])
-    else:
-        exact = deal_lines.exact
     currency = context.plan.currency
-    fine = known = None
-    if deal_lines is not None and deal_lines.fine is not None and deal_lines.known is not None:
-        fine = np.concatenate([deal_lines.fine, np.zeros(len(extra), dtype=np.int64)]) if extra else deal_lines.fine
-        known = np.concatenate([deal_lines.known, np.zeros(len(extra), dtype=bool)]) if extra else deal_lines.known
     # The lines always add up to the period total: true-up, gate and cap lines are differences.
     shared = None
     if deal_lines is not None and not extra and deal_lines.shared_rounded is not None:
         rounded_total = round_minor(period_total, currency)
         if int(rounded_total.scaleb(minor_exponent(currency))) == deal_lines.shared_total:
             shared = rounded_total, deal_lines.shared_rounded
-    rounded_total, rounded = shared or largest_remainder(exact, currency, period_total, fine, known)
-    count = len(deal_lines.exact) if deal_lines is not None else 0
+    rounded_total, rounded = shared or _round_lines(deal_lines, extra, currency, period_total)
+    count = len(deal_lines.label_codes) if deal_lines is not None else 0
     for line, units in zip(extra, rounded[count:].tolist(), strict=True):
         line.rounded = line.paid_now = minor_to_decimal(units, currency)
     earnings = rounded_total
