@@ -36,3 +36,16 @@ components:
 """
 
 DEALS_HEADER = "deal_id,owner,amount,currency,close_date,stage\n"
+
+
+def quarter_plan(components: str, name: str = "Plan") -> str:
+    """Return a quarterly USD plan for the Rep role from 2024 with these components (YAML list items)."""
+    return f"""\
+plan: {name}
+version: 1
+effective_from: 2024-01-01
+currency: USD
+period: quarter
+participants: {{role: Rep}}
+components:
+{components}"""

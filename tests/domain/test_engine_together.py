@@ -5,6 +5,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from ae_plan import quarter_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,14 +35,7 @@ segments = st.lists(st.lists(credits, min_size=1, max_size=25), min_size=1, max_
 
 
 def tiers_of(method: str, grain: str = "period") -> object:
-    text = f"""
-plan: P
-version: 1
-effective_from: 2024-01-01
-currency: USD
-period: quarter
-participants: {{role: Rep}}
-components:
+    text = quarter_plan(f"""\
   - name: C
     type: commission
     metric: sales
@@ -51,7 +45,7 @@ components:
       by: attainment
       grain: {grain}
       bands: [{{from: 0, rate: 0.02}}, {{from: 0.5, rate: 0.045}}, {{from: 1, rate: 0.07}}, {{from: 1.25, rate: 0.1}}]
-"""
+""", "P")
     return load_plan(text).components[0].tiers
 
 
@@ -107,14 +101,7 @@ def test_segments_round_like_largest_remainder(data):
 
 # ---------------------------------------------------------------- whole calculations
 
-PLAN = """
-plan: Plan
-version: 1
-effective_from: 2024-01-01
-currency: USD
-period: quarter
-participants: {role: Rep}
-components:
+PLAN = quarter_plan("""\
   - name: Marginal
     type: commission
     metric: sales
@@ -145,7 +132,7 @@ components:
     tiers:
       method: flat
       bands: [{from: 0, rate: 0.02}]
-"""
+""")
 
 
 def workload(seed: int) -> dict[str, pd.DataFrame]:
