@@ -10,6 +10,7 @@ service commits the result.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -354,20 +355,22 @@ def _collect(source: Source, parsed: ParsedImport, plan: _ColumnPlan, header_ind
         keeper = _RowKeeper(parsed, plan.width)
     builders = [CodedColumnBuilder() for _ in used]
     rows: list[int] = []
-    iterator = iter(source.rows())
-    for _ in islice(iterator, first_data):
-        pass
-    number = first_data
-    while chunk := list(islice(iterator, PROGRESS_EVERY)):
-        data_rows, numbers = keeper.keep(chunk, number + 1)
-        number += len(chunk)
-        del chunk
-        for builder, index in zip(builders, used, strict=True):
-            builder.add(list(map(itemgetter(index), data_rows)))
-        rows.extend(numbers)
-        progress(len(rows), 0, f"Reading {parsed.file_name}: {len(rows):,} rows")
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+    iterator = source.rows()
+    # Closed here, so that a reader's threads stop even when a cancel keeps this frame alive.
+    with contextlib.closing(iterator):
+        for _ in islice(iterator, first_data):
+            pass
+        number = first_data
+        while chunk := list(islice(iterator, PROGRESS_EVERY)):
+            data_rows, numbers = keeper.keep(chunk, number + 1)
+            number += len(chunk)
+            del chunk
+            for builder, index in zip(builders, used, strict=True):
+                builder.add(list(map(itemgetter(index), data_rows)))
+            rows.extend(numbers)
+            progress(len(rows), 0, f"Reading {parsed.file_name}: {len(rows):,} rows")
+            if cancel is not None:
+                cancel.raise_if_cancelled()
     parsed.rows_read = len(rows)
     by_index = dict(zip(used, (builder.finish() for builder in builders), strict=True))
     return [by_index.get(index, ()) for index in range(plan.width)], rows

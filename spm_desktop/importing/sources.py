@@ -18,6 +18,7 @@ stored result, because calamine returns them as empty, which would read as a bla
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import html
@@ -55,6 +56,8 @@ MAX_FORMULA_CELLS = 200
 # An .xlsx worksheet whose XML is larger than this is read in parts of about this size.
 # calamine loads a whole sheet before its first row can be read, so a part bounds its memory.
 PART_BYTES = 32 << 20
+# A sheet is read in parts only when it makes at least this many.
+MIN_PARTS = 3
 # The part read for the first rows of a large worksheet (header detection and previews).
 SAMPLE_PART_BYTES = 1 << 20
 
@@ -186,6 +189,8 @@ class Source:
         return result
 
     def close(self) -> None:
+        if self._parts is not None:
+            self._parts.close()
         self._worksheet = None
         self._text = ""
         workbook = getattr(self, "_workbook", None)
@@ -233,16 +238,18 @@ class SheetParts:
         self.member = member
         self.package_parts = package_parts
         self.part_bytes = part_bytes
+        self._readings: set[_PartReading] = set()
 
     @classmethod
     def open(cls, path: Path, sheet: str) -> SheetParts | None:
-        """Return the parts reader of a sheet larger than PART_BYTES, or None to read it whole."""
+        """Return the parts reader of a sheet of at least MIN_PARTS parts, or None to read it whole."""
         try:
             with zipfile.ZipFile(path) as package:
                 workbook_xml = package.read("xl/workbook.xml")
                 member = _sheet_member(package, workbook_xml, sheet)
-                if member is None or package.getinfo(member).file_size <= PART_BYTES:
+                if member is None or package.getinfo(member).file_size < MIN_PARTS * PART_BYTES:
                     return None
+                size = package.getinfo(member).file_size
                 with package.open(member) as stream:
                     first_row = _ROW_START.search(stream.read(SAMPLE_PART_BYTES))
                 # Rows without numbers are placed by their order, which a part would restart.
@@ -259,89 +266,56 @@ class SheetParts:
         except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError) as error:
             log.info("reading sheet %r of %s whole: %s", sheet, path.name, error)
             return None
-        # Shared strings are read again with every part, so parts grow with them.
+        # Shared strings are read again with every part, so parts grow with them. A sheet of a
+        # few such parts is read faster, and in less memory, whole.
         part_bytes = max(PART_BYTES, 4 * sum(len(data) for data in parts.values()))
+        if size < MIN_PARTS * part_bytes:
+            return None
         log.debug("reading sheet %r of %s in parts of %d bytes", sheet, path.name, part_bytes)
         return cls(path, sheet, member, parts, part_bytes)
 
     def rows(self, part_bytes: int | None = None) -> Iterator[list[object]]:
         """Yield every row from row 1, as ``Source.rows`` does; rows before a part's first cell are empty."""
         next_row = 0
+        reading = _PartReading(self, part_bytes or self.part_bytes)
+        self._readings.add(reading)
         try:
-            for rows, (first_row, first_column) in self._parsed_parts(part_bytes or self.part_bytes):
+            while (part := reading.next_part()) is not None:
+                rows, (first_row, first_column) = part
                 if first_row < next_row:
+                    where = (f"row {next_row} is stored twice" if first_row + 1 == next_row
+                             else f"row {first_row + 1} is stored after row {next_row}")
                     raise ImportFileError(f"{self.path.name}: the rows of sheet {self.sheet!r} are not in order "
-                                          f"(row {first_row + 1} follows row {next_row}); open the file in a "
-                                          "spreadsheet program, save it again and import that copy")
+                                          f"({where}); open the file in a spreadsheet program, save it again "
+                                          "and import that copy")
                 for _ in range(first_row - next_row):
                     yield []
                 padding = [None] * first_column
                 for row in rows:
                     yield padding + row if first_column else row
                 next_row = first_row + len(rows)
-        except _WholeSheetNeeded:
-            # The rows yielded so far came from parts before the markup, so the whole sheet goes on from there.
-            log.info("reading the rest of sheet %r of %s whole: it has comments or CDATA", self.sheet, self.path.name)
+        except _WholeSheetNeeded as reason:
+            # The rows yielded so far came from parts before the reason, so the whole sheet goes on from there.
+            log.info("reading the rest of sheet %r of %s whole: %s", self.sheet, self.path.name, reason)
+            reading.stop()
             workbook = _open_workbook(self.path)
             try:
                 yield from islice(_workbook_rows(workbook.get_sheet_by_name(self.sheet)), next_row, None)
             finally:
                 workbook.close()
-
-    def _parsed_parts(self, part_bytes: int) -> Iterator[tuple[list[list[object]], tuple[int, int]]]:
-        """Yield each part's rows and first cell, with the next parts loaded in background threads.
-
-        A splitter thread cuts the sheet and writes each part to a temporary file, and two
-        loader threads have calamine load them, which it does without holding the GIL. So
-        both cores load parts while this thread makes Python values of the part in hand. At
-        most _PARTS_AHEAD parts wait, which bounds the memory.
-        """
-        futures: queue.Queue[Future | BaseException | None] = queue.Queue(maxsize=_PARTS_AHEAD)
-        stop = threading.Event()
-        loaders = ThreadPoolExecutor(max_workers=_LOADERS, thread_name_prefix=f"load {self.path.name}")
-
-        def hand_over(item: Future | BaseException | None) -> bool:
-            while not stop.is_set():
-                try:
-                    futures.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def split() -> None:
-            try:
-                for pieces in self._sheet_parts(part_bytes):
-                    name = self._write_part(pieces)
-                    if not hand_over(loaders.submit(self._load, name)):
-                        os.unlink(name)
-                        return
-                hand_over(None)
-            except Exception as error:  # handed to the reading thread, which raises it
-                hand_over(error)
-
-        splitter = threading.Thread(target=split, name=f"split {self.path.name}", daemon=True)
-        splitter.start()
-        try:
-            while True:
-                item = futures.get()
-                if item is None:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                worksheet = item.result()
-                rows, start = worksheet.to_python(skip_empty_area=True), worksheet.start
-                del worksheet, item
-                if rows and start is not None:
-                    yield rows, (int(start[0]), int(start[1]))
         finally:
-            stop.set()
-            splitter.join()
-            while not futures.empty():
-                item = futures.get()
-                if isinstance(item, Future):
-                    item.cancel()
-            loaders.shutdown(wait=True, cancel_futures=True)
+            reading.stop()
+            self._readings.discard(reading)
+
+    def close(self) -> None:
+        """Stop the threads of every pass still reading and delete their temporary files.
+
+        A pass stops by itself when its rows are read or its generator is closed. This is for
+        a generator that is still referenced, for example from the traceback of a cancel.
+        """
+        for reading in list(self._readings):
+            reading.stop()
+        self._readings.clear()
 
     def _sheet_parts(self, part_bytes: int) -> Iterator[tuple[bytes, memoryview, bytes]]:
         """Yield the sheet's XML cut into parts of whole rows: the head, the rows and the closing tags.
@@ -356,7 +330,7 @@ class SheetParts:
                 # A comment, a CDATA section or a processing instruction may contain "</row>",
                 # which must not end a part. Sheets from spreadsheet programs have none.
                 if head and any(marker in buffer[-_MARKUP_LENGTH:] + block for marker in _MARKUP):
-                    raise _WholeSheetNeeded
+                    raise _WholeSheetNeeded("it has comments, CDATA or processing instructions")
                 buffer += block
                 if not head:
                     match = _SHEET_DATA.search(buffer)
@@ -372,7 +346,7 @@ class SheetParts:
                     # The dimension names the whole sheet's range, which a part does not have.
                     head = _DIMENSION.sub(b"", bytes(buffer[:match.end()]))
                     if any(marker in buffer[match.end():] for marker in _MARKUP):
-                        raise _WholeSheetNeeded
+                        raise _WholeSheetNeeded("it has comments, CDATA or processing instructions")
                     end_row, end_data = b"</" + prefix + b"row>", b"</" + prefix + b"sheetData>"
                     closing = end_data + b"</" + root_prefix + b"worksheet>"
                     del buffer[:match.end()]
@@ -381,6 +355,7 @@ class SheetParts:
                     if stop >= 0:
                         del buffer[stop:]
                     if buffer.strip():
+                        _check_numbered(buffer, len(buffer))
                         with memoryview(buffer) as rows:
                             yield head, rows, closing
                     return
@@ -392,6 +367,7 @@ class SheetParts:
                         if cut < 0:
                             break
                     cut += len(end_row)
+                    _check_numbered(buffer, cut)
                     with memoryview(buffer) as view, view[:cut] as rows:
                         yield head, rows, closing
                     del buffer[:cut]
@@ -426,6 +402,92 @@ class SheetParts:
             os.unlink(name)
 
 
+class _PartReading:
+    """One pass over a sheet's parts: a splitter thread, two loader threads and the parts in between.
+
+    The splitter cuts the sheet and writes each part to a temporary file, and the loaders
+    have calamine load them, which it does without holding the GIL. So both cores load
+    parts while the reading thread makes the Python values of the part in hand. At most
+    _PARTS_AHEAD parts wait, which bounds the memory.
+    """
+
+    def __init__(self, parts: SheetParts, part_bytes: int) -> None:
+        self.parts = parts
+        self.waiting: queue.Queue[tuple[Future, str] | BaseException | None] = queue.Queue(maxsize=_PARTS_AHEAD)
+        self.stopping = threading.Event()
+        self.stopped = False
+        self.loaders = ThreadPoolExecutor(max_workers=_LOADERS, thread_name_prefix=f"load {parts.path.name}")
+        self.splitter = threading.Thread(target=self._split, args=(part_bytes,), name=f"split {parts.path.name}",
+                                         daemon=True)
+        self.splitter.start()
+
+    def next_part(self) -> tuple[list[list[object]], tuple[int, int]] | None:
+        """Return the next part's rows and first cell (0-based row and column), or None after the last."""
+        while True:
+            item = self.waiting.get()
+            if item is None:
+                return None
+            if isinstance(item, BaseException):
+                raise item
+            future, _name = item
+            worksheet = future.result()
+            # Python values are made here: that needs the GIL, which the loaders leave to calamine.
+            rows, start = worksheet.to_python(skip_empty_area=True), worksheet.start
+            del worksheet, future, item
+            if rows and start is not None:
+                return rows, (int(start[0]), int(start[1]))
+
+    def stop(self) -> None:
+        """Stop the threads, drop the parts not read and delete their files; safe to call again."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.stopping.set()
+        self.splitter.join()
+        while True:
+            try:
+                item = self.waiting.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, tuple):
+                _discard(*item)
+        self.loaders.shutdown(wait=True, cancel_futures=True)
+
+    def _hand_over(self, item: tuple[Future, str] | BaseException | None) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _split(self, part_bytes: int) -> None:
+        try:
+            for pieces in self.parts._sheet_parts(part_bytes):
+                if self.stopping.is_set():
+                    return
+                try:
+                    name = self.parts._write_part(pieces)
+                except OSError as error:
+                    self._hand_over(_WholeSheetNeeded(f"a part cannot be written to the temporary folder ({error})"))
+                    return
+                future = self.loaders.submit(self.parts._load, name)
+                if not self._hand_over((future, name)):
+                    _discard(future, name)
+                    return
+            self._hand_over(None)
+        except Exception as error:  # handed to the reading thread, which raises it
+            self._hand_over(error)
+
+
+def _discard(future: Future, name: str) -> None:
+    """Cancel a part's load and delete its file; a load that already runs deletes the file itself."""
+    if future.cancel():
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
 _READ_BYTES = 8 << 20
 # Parts loaded at once, and parts loaded or loading ahead of the one being read.
 _LOADERS = 2
@@ -438,7 +500,17 @@ _MARKUP_LENGTH = max(map(len, _MARKUP))
 
 
 class _WholeSheetNeeded(Exception):
-    """The sheet has markup in which a part boundary could fall, so the rest is read whole."""
+    """The rest of the sheet cannot be read in parts; its message gives the reason."""
+
+
+def _check_numbered(buffer: bytearray, end: int) -> None:
+    """Raise _WholeSheetNeeded when the part ending at ``end`` starts with a row without a number.
+
+    calamine places such a row after the row before it, which is in the previous part.
+    """
+    first_row = _ROW_START.search(buffer, 0, end)
+    if first_row is not None and not _ROW_NUMBER.search(first_row.group(0)):
+        raise _WholeSheetNeeded("a part starts with a row without a number")
 
 
 _ROW_START = re.compile(rb"<(?:\w+:)?row\b[^>]*>")

@@ -38,6 +38,7 @@ def _rows(path: Path, sheet: str | None = None) -> list[list[object]]:
 def _read_both(path: Path, monkeypatch: pytest.MonkeyPatch, sheet: str | None = None) -> tuple[list, list, Source]:
     whole = _rows(path, sheet)
     monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "MIN_PARTS", 1)
     source = Source(path, sheet)
     assert source._parts is not None
     # One row per part, so that every blank row falls between two parts.
@@ -123,6 +124,7 @@ def test_small_sheet_read_whole(report_workbook):
 
 def test_sample_reads_first_part_only(report_workbook, monkeypatch):
     monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "MIN_PARTS", 1)
     monkeypatch.setattr(sources, "SAMPLE_PART_BYTES", 2_000)
     source = Source(report_workbook)
     loaded = []
@@ -142,6 +144,7 @@ def test_sample_reads_first_part_only(report_workbook, monkeypatch):
 
 def test_early_close_cleans_up(report_workbook, monkeypatch, tmp_path):
     monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "MIN_PARTS", 1)
     monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
     (tmp_path / "parts").mkdir()
     source = Source(report_workbook)
@@ -167,6 +170,7 @@ def test_broken_part_raises_import_error(report_workbook, monkeypatch, tmp_path)
                 data = data[:end] + b"</v" + data[end + 4:]  # an end tag that never closes
             copy.writestr(item, data)
     monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "MIN_PARTS", 1)
     source = Source(broken)
     source._parts.part_bytes = 2_000
     with pytest.raises(ImportFileError, match=r"broken\.xlsx"):
@@ -186,6 +190,7 @@ def test_unnumbered_rows_read_whole(report_workbook, monkeypatch, tmp_path):
             copy.writestr(item, data)
     expected = _rows(unnumbered)
     monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "MIN_PARTS", 1)
     source = Source(unnumbered)
     assert source._parts is None
     source.close()
@@ -207,3 +212,106 @@ def test_markup_continues_whole(report_workbook, monkeypatch, tmp_path, markup):
     whole, parted, _source = _read_both(marked, monkeypatch)
     assert parted == whole
     assert len(parted) == 403
+
+
+def _parted_source(path: Path, monkeypatch: pytest.MonkeyPatch, part_bytes: int = 2_000) -> Source:
+    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
+    monkeypatch.setattr(sources, "MIN_PARTS", 1)
+    source = Source(path)
+    assert source._parts is not None
+    source._parts.part_bytes = part_bytes
+    return source
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith(("split ", "load "))]
+
+
+def test_close_stops_a_referenced_reader(report_workbook, monkeypatch, tmp_path):
+    """A cancel can keep the row generator alive in a traceback; closing the source still stops its threads."""
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
+    (tmp_path / "parts").mkdir()
+    source = _parted_source(report_workbook, monkeypatch)
+    rows = source.rows()
+    next(rows)
+    source.close()
+    assert _reader_threads() == []
+    assert list((tmp_path / "parts").iterdir()) == []
+    assert rows is not None  # still referenced, never closed
+
+
+def test_stop_deletes_files_of_pending_loads(report_workbook, monkeypatch, tmp_path):
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
+    (tmp_path / "parts").mkdir()
+    release = threading.Event()
+    original = SheetParts._load
+    calls = []
+
+    def slow(self, name):
+        calls.append(name)
+        if len(calls) > 1:
+            release.wait(10)  # later loads wait, so that parts queue up behind them
+        return original(self, name)
+
+    monkeypatch.setattr(SheetParts, "_load", slow)
+    source = _parted_source(report_workbook, monkeypatch, part_bytes=1)
+    rows = source.rows()
+    next(rows)
+    threading.Timer(0.5, release.set).start()
+    rows.close()
+    source.close()
+    assert _reader_threads() == []
+    assert list((tmp_path / "parts").iterdir()) == []
+
+
+def test_unwritable_temp_folder_reads_whole(report_workbook, monkeypatch, tmp_path):
+    whole = _rows(report_workbook)
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "missing"))
+    source = _parted_source(report_workbook, monkeypatch)
+    parted = [_normal(row) for row in source.rows()]
+    source.close()
+    while parted and not parted[-1]:
+        parted.pop()
+    assert parted == whole
+
+
+def _rewritten(path: Path, target: Path, change) -> Path:
+    with zipfile.ZipFile(path) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = change(data)
+            copy.writestr(item, data)
+    return target
+
+
+def test_only_first_row_numbered_reads_whole(report_workbook, monkeypatch, tmp_path):
+    """Rows after the first may leave out their number; parts then hand over to the whole-sheet reader."""
+
+    def unnumber_later_rows(data: bytes) -> bytes:
+        first_end = data.index(b"</row>") + len(b"</row>")
+        return data[:first_end] + re.sub(rb'(<(?:row|c)\b[^>]*?) r="[A-Z]*\d+"', rb"\1", data[first_end:])
+
+    path = _rewritten(report_workbook, tmp_path / "first.xlsx", unnumber_later_rows)
+    expected = _rows(path)
+    source = _parted_source(path, monkeypatch, part_bytes=1)
+    parted = [_normal(row) for row in source.rows()]
+    source.close()
+    while parted and not parted[-1]:
+        parted.pop()
+    assert parted == expected
+    assert len(expected) > 300
+
+
+def test_repeated_row_names_row(report_workbook, monkeypatch, tmp_path):
+    def repeat_row_ten(data: bytes) -> bytes:
+        start = data.index(b'<row r="10"')
+        end = data.index(b"</row>", start) + len(b"</row>")
+        return data[:end] + data[start:end] + data[end:]
+
+    path = _rewritten(report_workbook, tmp_path / "twice.xlsx", repeat_row_ten)
+    source = _parted_source(path, monkeypatch, part_bytes=1)
+    with pytest.raises(ImportFileError, match="row 10 is stored twice"):
+        for _row in source.rows():
+            pass
+    source.close()
