@@ -596,10 +596,9 @@ def _priced_with_others(context: ComponentContext, component: Component, block: 
                         quota: Decimal | None) -> tuple[Any, ...] | None:
     """Return exact lines, codes, plain flags, fine lines, known flags, rounded lines and their total, or None.
 
-    The rounded lines are None when they were not rounded together (see ``_price_together``).
-
-    None when this participant's rows were not priced together with the others (see
-    ``_price_together``) or were priced for other rows or another quota.
+    Returns None when this participant's rows were not priced together with the others (see
+    ``_price_together``) or were priced for other rows or another quota. The rounded lines
+    are None when the lines were not rounded together.
     """
     calculation = context.calculation
     key = (id(context.plan), id(component), context.period.label)

@@ -334,7 +334,7 @@ def _sorted_recipients(positions: np.ndarray, participant_ids: np.ndarray, kind_
     make one new str per row.
     """
     participant_codes, participants = pd.factorize(participant_ids, sort=True)
-    # One int64 key sorts as lexsort on the three keys, in about a third of the time.
+    # One int64 key in a stable argsort gives lexsort's order on the three keys, and faster.
     kinds_span, codes_span = len(CREDIT_KINDS), max(len(participants), 1)
     if len(positions) and (int(positions.max()) + 1) * kinds_span * codes_span < 2**63 \
             and int(positions.min()) >= 0 and int(participant_codes.min()) >= 0:

@@ -143,8 +143,8 @@ def to_objects(vec: Vec, wanted: np.ndarray | None = None) -> np.ndarray:
     result = np.empty(len(vec.null), dtype=object)
     result[:] = _ZERO
     rows = np.flatnonzero(~vec.null if wanted is None else ~vec.null & wanted)
-    # Multiplying by a power of ten gives the same coefficient and exponent as scaleb, in
-    # about two thirds of the time; an int64 has fewer digits than the context's precision.
+    # Multiplying by a power of ten gives the same coefficient and exponent as scaleb, because
+    # an int64 has fewer digits than the context's precision. It takes about two thirds of the time.
     result[rows] = list(map(Decimal(1).scaleb(-vec.scale).__mul__,
                             map(Decimal, vec.data[rows].tolist())))  # type: ignore[index]
     return result
