@@ -12,8 +12,9 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from spm_desktop.importing import sources
-from spm_desktop.importing.sources import ImportFileError, SheetParts, Source
+from spm_desktop.importing import xlsx_parts
+from spm_desktop.importing.sources import ImportFileError, Source
+from spm_desktop.importing.xlsx_parts import SheetParts
 
 
 def _normal(row: list[object]) -> list[object]:
@@ -37,8 +38,8 @@ def _rows(path: Path, sheet: str | None = None) -> list[list[object]]:
 
 def _read_both(path: Path, monkeypatch: pytest.MonkeyPatch, sheet: str | None = None) -> tuple[list, list, Source]:
     whole = _rows(path, sheet)
-    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
-    monkeypatch.setattr(sources, "MIN_PARTS", 1)
+    monkeypatch.setattr(xlsx_parts, "PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "MIN_PARTS", 1)
     source = Source(path, sheet)
     assert source._parts is not None
     # One row per part, so that every blank row falls between two parts.
@@ -123,9 +124,9 @@ def test_small_sheet_read_whole(report_workbook):
 
 
 def test_sample_reads_first_part_only(report_workbook, monkeypatch):
-    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
-    monkeypatch.setattr(sources, "MIN_PARTS", 1)
-    monkeypatch.setattr(sources, "SAMPLE_PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "MIN_PARTS", 1)
+    monkeypatch.setattr(xlsx_parts, "SAMPLE_PART_BYTES", 2_000)
     source = Source(report_workbook)
     loaded = []
     original = SheetParts._load
@@ -139,13 +140,13 @@ def test_sample_reads_first_part_only(report_workbook, monkeypatch):
     source.close()
     assert len(sample) == 5
     # The first part, and at most the parts loaded ahead of it, were loaded.
-    assert len(loaded) <= 1 + sources._PARTS_AHEAD + sources._LOADERS
+    assert len(loaded) <= 1 + xlsx_parts._PARTS_AHEAD + xlsx_parts._LOADERS
 
 
 def test_early_close_cleans_up(report_workbook, monkeypatch, tmp_path):
-    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
-    monkeypatch.setattr(sources, "MIN_PARTS", 1)
-    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
+    monkeypatch.setattr(xlsx_parts, "PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "MIN_PARTS", 1)
+    monkeypatch.setattr(xlsx_parts.tempfile, "tempdir", str(tmp_path / "parts"))
     (tmp_path / "parts").mkdir()
     source = Source(report_workbook)
     source._parts.part_bytes = 2_000
@@ -169,8 +170,8 @@ def test_broken_part_raises_import_error(report_workbook, monkeypatch, tmp_path)
                 end = data.index(b"</v>", cell)
                 data = data[:end] + b"</v" + data[end + 4:]  # an end tag that never closes
             copy.writestr(item, data)
-    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
-    monkeypatch.setattr(sources, "MIN_PARTS", 1)
+    monkeypatch.setattr(xlsx_parts, "PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "MIN_PARTS", 1)
     source = Source(broken)
     source._parts.part_bytes = 2_000
     with pytest.raises(ImportFileError, match=r"broken\.xlsx"):
@@ -189,8 +190,8 @@ def test_unnumbered_rows_read_whole(report_workbook, monkeypatch, tmp_path):
                 data = re.sub(rb'(<(?:row|c)\b[^>]*?) r="[A-Z]*\d+"', rb"\1", data)
             copy.writestr(item, data)
     expected = _rows(unnumbered)
-    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
-    monkeypatch.setattr(sources, "MIN_PARTS", 1)
+    monkeypatch.setattr(xlsx_parts, "PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "MIN_PARTS", 1)
     source = Source(unnumbered)
     assert source._parts is None
     source.close()
@@ -215,8 +216,8 @@ def test_markup_continues_whole(report_workbook, monkeypatch, tmp_path, markup):
 
 
 def _parted_source(path: Path, monkeypatch: pytest.MonkeyPatch, part_bytes: int = 2_000) -> Source:
-    monkeypatch.setattr(sources, "PART_BYTES", 2_000)
-    monkeypatch.setattr(sources, "MIN_PARTS", 1)
+    monkeypatch.setattr(xlsx_parts, "PART_BYTES", 2_000)
+    monkeypatch.setattr(xlsx_parts, "MIN_PARTS", 1)
     source = Source(path)
     assert source._parts is not None
     source._parts.part_bytes = part_bytes
@@ -229,7 +230,7 @@ def _reader_threads() -> list[threading.Thread]:
 
 def test_close_stops_a_referenced_reader(report_workbook, monkeypatch, tmp_path):
     """A cancel can keep the row generator alive in a traceback; closing the source still stops its threads."""
-    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
+    monkeypatch.setattr(xlsx_parts.tempfile, "tempdir", str(tmp_path / "parts"))
     (tmp_path / "parts").mkdir()
     source = _parted_source(report_workbook, monkeypatch)
     rows = source.rows()
@@ -241,7 +242,7 @@ def test_close_stops_a_referenced_reader(report_workbook, monkeypatch, tmp_path)
 
 
 def test_stop_deletes_files_of_pending_loads(report_workbook, monkeypatch, tmp_path):
-    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "parts"))
+    monkeypatch.setattr(xlsx_parts.tempfile, "tempdir", str(tmp_path / "parts"))
     (tmp_path / "parts").mkdir()
     release = threading.Event()
     original = SheetParts._load
@@ -266,7 +267,7 @@ def test_stop_deletes_files_of_pending_loads(report_workbook, monkeypatch, tmp_p
 
 def test_unwritable_temp_folder_reads_whole(report_workbook, monkeypatch, tmp_path):
     whole = _rows(report_workbook)
-    monkeypatch.setattr(sources.tempfile, "tempdir", str(tmp_path / "missing"))
+    monkeypatch.setattr(xlsx_parts.tempfile, "tempdir", str(tmp_path / "missing"))
     source = _parted_source(report_workbook, monkeypatch)
     parted = [_normal(row) for row in source.rows()]
     source.close()
