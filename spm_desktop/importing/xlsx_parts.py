@@ -17,14 +17,8 @@ from pathlib import Path
 
 import python_calamine
 
-from spm_desktop.importing.workbooks import (
-    RELATIONSHIP,
-    ImportFileError,
-    open_workbook,
-    sheet_member,
-    workbook_rows,
-    xml_attributes,
-)
+from spm_desktop.importing import workbooks
+from spm_desktop.importing.workbooks import ImportFileError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +55,7 @@ class SheetParts:
         try:
             with zipfile.ZipFile(path) as package:
                 workbook_xml = package.read("xl/workbook.xml")
-                member = sheet_member(package, workbook_xml, sheet)
+                member = workbooks.sheet_member(package, workbook_xml, sheet)
                 if member is None or package.getinfo(member).file_size < MIN_PARTS * PART_BYTES:
                     return None
                 size = package.getinfo(member).file_size
@@ -72,8 +66,8 @@ class SheetParts:
                     log.info("reading sheet %r of %s whole: its rows are not numbered", sheet, path.name)
                     return None
                 names = ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"]
-                for match in RELATIONSHIP.finditer(package.read("xl/_rels/workbook.xml.rels")):
-                    attributes = xml_attributes(match.group(1))
+                for match in workbooks.RELATIONSHIP.finditer(package.read("xl/_rels/workbook.xml.rels")):
+                    attributes = workbooks.xml_attributes(match.group(1))
                     if attributes.get("Type", "").endswith(("/styles", "/sharedStrings")):
                         target = attributes.get("Target", "")
                         names.append(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
@@ -113,9 +107,9 @@ class SheetParts:
             # The rows yielded so far came from parts before the reason, so the whole sheet goes on from there.
             log.info("reading the rest of sheet %r of %s whole: %s", self.sheet, self.path.name, reason)
             reading.stop()
-            workbook = open_workbook(self.path)
+            workbook = workbooks.open_workbook(self.path)
             try:
-                yield from islice(workbook_rows(workbook.get_sheet_by_name(self.sheet)), next_row, None)
+                yield from islice(workbooks.workbook_rows(workbook.get_sheet_by_name(self.sheet)), next_row, None)
             finally:
                 workbook.close()
         finally:
