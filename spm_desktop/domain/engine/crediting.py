@@ -15,6 +15,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from spm_desktop.domain.engine.exact import stable_order
 from spm_desktop.domain.money import CONTEXT
 from spm_desktop.domain.problems import Problem
 from spm_desktop.domain.records import REVERSAL_TYPES
@@ -334,14 +335,7 @@ def _sorted_recipients(positions: np.ndarray, participant_ids: np.ndarray, kind_
     make one new str per row.
     """
     participant_codes, participants = pd.factorize(participant_ids, sort=True)
-    # One int64 key in a stable argsort gives lexsort's order on the three keys, and faster.
-    kinds_span, codes_span = len(CREDIT_KINDS), max(len(participants), 1)
-    if len(positions) and (int(positions.max()) + 1) * kinds_span * codes_span < 2**63 \
-            and int(positions.min()) >= 0 and int(participant_codes.min()) >= 0:
-        order = np.argsort((positions.astype(np.int64) * kinds_span + kind_codes) * codes_span + participant_codes,
-                           kind="stable")
-    else:
-        order = np.lexsort((participant_codes, kind_codes, positions))
+    order = stable_order([positions, kind_codes, participant_codes])
     names = np.asarray(participants, dtype=object)
     kinds = np.asarray(CREDIT_KINDS, dtype=object)
     share_is_one = np.ones(len(shares), dtype=bool)

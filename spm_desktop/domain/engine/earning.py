@@ -138,11 +138,16 @@ def _marginal_vector(values: np.ndarray, edges: Sequence[Decimal], labels: BandL
         # The running Decimal sums, added left to right as before, are needed up to the last crossing only.
         after = np.cumsum(values[:crossings[-1] + 1])
     for index in crossings.tolist():
-        before = after[index - 1] if index > 0 else ZERO
-        exact[index] = marginal_earnings(after[index], edges, labels.rates) - marginal_earnings(
-            before, edges, labels.rates)
-        codes[index] = labels.span(marginal_bands(before, after[index], edges))
+        exact[index], codes[index] = _crossing_line(after[index - 1] if index > 0 else ZERO, after[index], edges,
+                                                    labels)
     return exact, codes, plain
+
+
+def _crossing_line(before: Decimal, after: Decimal, edges: Sequence[Decimal], labels: BandLabels) -> tuple[
+        Decimal, int]:
+    """Return the exact line and the code of a credit that takes the running sum from ``before`` to ``after``."""
+    exact = marginal_earnings(after, edges, labels.rates) - marginal_earnings(before, edges, labels.rates)
+    return exact, labels.span(marginal_bands(before, after, edges))
 
 
 def _marginal_each(values: np.ndarray, edges: Sequence[Decimal], labels: BandLabels) -> tuple[
@@ -271,7 +276,7 @@ def price_segments(values: np.ndarray, units: np.ndarray, lengths: np.ndarray, e
     """Price the credit rows of many segments at once, as ``price_tiers`` prices each segment.
 
     ``values`` and ``units`` are the credits of all segments as Decimal and as int64 counts of
-    1/10**scale; ``lengths`` gives each segment's row count (none is 0). ``edges`` and
+    1/10**scale. ``lengths`` gives each segment's row count (none is 0). ``edges`` and
     ``whole_edges`` give each segment's band edges, as Decimal and in that unit (one row per
     segment). ``per_row`` prices each credit as its own group (a grain whose keys do not repeat
     within a segment); marginal tiers need ``per_row`` False. ``exponents``, when given, are the
@@ -312,10 +317,8 @@ def price_segments(values: np.ndarray, units: np.ndarray, lengths: np.ndarray, e
     for owner, first, end, row in zip(owners.tolist(), firsts[owners].tolist(), ends[owners].tolist(),
                                       crossings.tolist(), strict=True):
         before = sums.at(row - 1, first, end) if row > first else ZERO
-        after = sums.at(row, first, end)
-        crossing_exact.append(marginal_earnings(after, edges[owner], labels.rates)
-                              - marginal_earnings(before, edges[owner], labels.rates))
-        codes[row] = labels.span(marginal_bands(before, after, edges[owner]))
+        exact, codes[row] = _crossing_line(before, sums.at(row, first, end), edges[owner], labels)
+        crossing_exact.append(exact)
     return SegmentPrices(bands, codes, plain, crossings, crossing_exact)
 
 
@@ -324,7 +327,7 @@ _EXPONENT_SPAN = 1 << 17
 
 
 class _RunningSums:
-    """The running Decimal sum of a segment's credits at a row, as adding them left to right gives it.
+    """Running Decimal sums of a segment's credits at a row, equal to adding them left to right.
 
     Adding exact Decimals keeps the smallest exponent, so the sum at a row is its running
     count of units written with the smallest exponent so far. Without exponents, or where

@@ -118,6 +118,22 @@ def largest_magnitude(values: np.ndarray) -> int:
     return max(abs(int(values.max())), abs(int(values.min()))) if len(values) else 0
 
 
+def stable_order(keys: list[np.ndarray]) -> np.ndarray:
+    """Return the stable order of rows by int64 keys, the most significant first, as lexsort gives it.
+
+    When every key is non-negative and the product of their ranges fits int64, the keys are
+    combined into one, and a stable argsort of it takes about a third of lexsort's time.
+    """
+    if len(keys[0]) and all(int(key.min()) >= 0 for key in keys):
+        spans = [int(key.max()) + 1 for key in keys]
+        if np.prod([float(span) for span in spans]) < 2**62:
+            combined = keys[0].astype(np.int64)
+            for key, span in zip(keys[1:], spans[1:], strict=True):
+                combined = combined * span + key
+            return np.argsort(combined, kind="stable")
+    return np.lexsort(tuple(reversed(keys)))
+
+
 def _split_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Split values one by one, keeping a value as Decimal when its coefficient or exponent does not fit.
 

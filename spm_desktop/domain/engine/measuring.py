@@ -21,7 +21,7 @@ from spm_desktop.domain.engine.crediting import (
     scale,
     text_or_none,
 )
-from spm_desktop.domain.engine.exact import product_parts, split_distinct
+from spm_desktop.domain.engine.exact import product_parts, split_distinct, stable_order
 from spm_desktop.domain.money import CONTEXT, from_record_units, to_decimal
 from spm_desktop.domain.periods import (
     Period,
@@ -485,18 +485,13 @@ _DAY_NS = 86_400 * 10**9
 def _sort_credits(participants: np.ndarray, dates: np.ndarray, ranks: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     """Return the stable order of credit rows by participant code, date (int64 ns), deal rank and kind rank.
 
-    When every date is a whole day and the codes fit, the four keys are one int64 key, which
-    sorts in about a third of lexsort's time.
+    Dates that are all whole days are sorted as day counts from the first, so that the four
+    keys can be combined into one (see ``stable_order``).
     """
-    if len(dates) and participants.min() >= 0 and not (dates % _DAY_NS).any():
+    if len(dates) and not (dates % _DAY_NS).any():
         days = dates // _DAY_NS
-        first = int(days.min())
-        span = int(days.max()) - first + 1
-        width = len(_KIND_ORDER) * (int(ranks.max()) + 1)
-        if (int(participants.max()) + 1) * span * width < 2**63:
-            key = (participants.astype(np.int64) * span + (days - first)) * width + ranks * len(_KIND_ORDER) + kinds
-            return np.argsort(key, kind="stable")
-    return np.lexsort((kinds, ranks, dates, participants))
+        dates = days - days.min()
+    return stable_order([participants, dates, ranks, kinds])
 
 
 _KIND_ORDER = {"owner": 0, "split": 1, "overlay": 2, "team": 3}
