@@ -16,6 +16,7 @@ NumPy, and plain number texts with NumPy string operations and integer arithmeti
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -399,7 +400,18 @@ def _parse_money_texts(cells: Sequence[object], indexes: list[int], values: list
         return None
     distinct: list[str] = list(dict.fromkeys(map(cells.__getitem__, indexes)))  # type: ignore[arg-type]
     plain = _plain_numbers(distinct)
-    others = [text for text in distinct if text not in plain.units] if len(plain.units) < len(distinct) else []
+    if plain.every and len(distinct) == len(indexes):
+        # Every cell is a plain number and none repeats, as in the distinct cells of a
+        # coded column: the units go to the cells in order, without a lookup per cell.
+        mark, contradicting, ambiguous = decide_decimal_mark([], option, plain.votes)
+        if mark == "." and not contradicting and not ambiguous:
+            if len(indexes) == len(values):
+                values[:] = plain.unit_list
+            else:
+                for index, unit in zip(indexes, plain.unit_list, strict=True):
+                    values[index] = unit
+            return mark
+    others = [] if plain.every else [text for text in distinct if text not in plain.units]
     mark, contradicting, ambiguous = decide_decimal_mark(others, option, plain.votes)
     contradicting_set, ambiguous_set = set(contradicting), set(ambiguous)
     units: dict[str, int | None] = dict(plain.units) if mark == "." else {}
@@ -447,8 +459,14 @@ def _units_of_text(text: str, mark: str) -> tuple[int | None, Issue | None]:
 class _PlainNumbers:
     """Texts written as machines write numbers ("-1234.5"), already scaled, and their decimal-mark votes."""
 
-    units: dict[str, int]
+    texts: list[str]
+    unit_list: list[int]  # the units of each of the texts
     votes: dict[str, list[str]]
+    every: bool  # every text given was a plain number
+
+    @functools.cached_property
+    def units(self) -> dict[str, int]:
+        return dict(zip(self.texts, self.unit_list, strict=True))
 
 
 def _plain_numbers(texts: list[str]) -> _PlainNumbers:
@@ -459,7 +477,7 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     Everything else takes the Decimal path.
     """
     if not texts:
-        return _PlainNumbers({}, {".": [], "?": []})
+        return _PlainNumbers([], [], {".": [], "?": []}, True)
     array = np.array(texts, dtype=str)
     negative = np.strings.startswith(array, "-")
     body = np.where(negative, np.strings.slice(array, 1), array)
@@ -472,7 +490,7 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     plain &= np.strings.isdecimal(fraction) | (fraction_length == 0)
     chosen = np.flatnonzero(plain)
     if not len(chosen):
-        return _PlainNumbers({}, {".": [], "?": []})
+        return _PlainNumbers([], [], {".": [], "?": []}, False)
     whole_units = np.where(whole_length == 0, "0", whole)[chosen].astype(np.int64) * RECORD_FACTOR
     fraction_units = np.strings.ljust(fraction[chosen], 4, "0").astype(np.int64)
     units = np.where(negative[chosen], -(whole_units + fraction_units), whole_units + fraction_units)
@@ -482,7 +500,7 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     pointed = has_point[chosen].tolist()
     votes = {".": [text for text, dot, unsure in zip(chosen_texts, pointed, ambiguous, strict=True) if dot and not unsure],
              "?": [text for text, unsure in zip(chosen_texts, ambiguous, strict=True) if unsure]}
-    return _PlainNumbers(dict(zip(chosen_texts, units.tolist(), strict=True)), votes)
+    return _PlainNumbers(chosen_texts, units.tolist(), votes, len(chosen) == len(texts))
 
 
 def parse_decimal(cells: Sequence[object], decimal_mark: str = "auto", *, percent_allowed: bool = True) -> ColumnResult:

@@ -190,6 +190,22 @@ def test_plain_amount_forms():
     assert parsing.parse_money(texts).values == [120000, 5000, -5000, 0, 72500, 120000]
 
 
+@pytest.mark.parametrize(("texts", "expected"), [
+    (["1.5", "", "-2"], [15000, None, -20000]),
+    (["1.5", "1.5", "3"], [15000, 15000, 30000]),
+    (["1.5", "€ 2", "3"], [15000, 20000, 30000]),
+    (["1.250", "2.500"], [12500, 25000]),
+])
+def test_plain_amounts_with_gaps_repeats_and_marks(texts, expected):
+    assert parsing.parse_money(texts).values == expected
+
+
+def test_plain_amounts_that_may_be_thousands_are_flagged():
+    result = parsing.parse_money(["1.250", "2.500", "3"])
+    assert result.values == [12500, 25000, 30000]
+    assert [issue.code for issue in result.issues] == ["ambiguous_decimal_mark"] * 2
+
+
 
 def test_large_csv_sample_and_rows(workspace, write_file, import_file):
     rows = "".join(f"D-{number:07d},P{number % 7},{number}.25\n" for number in range(60_000))
