@@ -119,3 +119,19 @@ def test_open_refuses_corrupt_workspace_unchanged(workspace_path: Path) -> None:
 def test_open_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="does not exist"):
         Workspace.open(tmp_path / "missing.spm")
+
+
+def test_migrations_build_the_tables_the_code_declares(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from spm_desktop.store.tables.base import metadata
+
+    path = tmp_path / "new.spm"
+    Workspace.create(path, "alice").close()
+    engine = store.make_engine(path)
+    try:
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    finally:
+        engine.dispose()

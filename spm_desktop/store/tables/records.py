@@ -84,7 +84,7 @@ saved_mappings = Table(
 INDEXED_FIELDS: dict[str, tuple[str, ...]] = {
     "participants": ("manager_id",),
     "hierarchy": ("participant_id",),
-    "deals": ("owner", "close_date"),
+    "deals": ("close_date",),
     "credit_splits": ("deal_id", "participant_id"),
     "quotas": ("participant_id", "period"),
     "stage_history": ("deal_id",),
