@@ -94,6 +94,8 @@ class RecordBlock:
 
     @property
     def accepted_indexes(self) -> list[int]:
+        if not any(self.rejected) and self.duplicate_of.count(None) == len(self):
+            return list(range(len(self)))
         return [index for index in range(len(self)) if not self.rejected[index] and self.duplicate_of[index] is None]
 
     @property

@@ -358,7 +358,7 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
     counts = ImportCounts(duplicates=block.duplicate_count, rejected=block.rejected_count)
     accepted = block.accepted_indexes
     all_keys = block.keys()
-    keys = [all_keys[index] for index in accepted]
+    keys = all_keys if len(accepted) == len(block) else [all_keys[index] for index in accepted]
     existing = _existing_records(connection, table, spec, keys)
     columns = [block.values[name] for name in spec.field_names]
     names = [column_name(field_spec) for field_spec in spec.fields] + ["attributes", "batch_id", "source_row"]
