@@ -14,11 +14,12 @@ import fnmatch
 import json
 import logging
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice, repeat
+from itertools import islice, repeat
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Connection, Table, func, inspect, select
 
 from spm_desktop.domain.canonical import canonical_json
@@ -363,17 +364,17 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
     columns = [block.values[name] for name in spec.field_names]
     names = [column_name(field_spec) for field_spec in spec.fields] + ["attributes", "batch_id", "source_row"]
     insert_names = names
-    inserts: Iterable[tuple] = []
+    inserts: list[tuple] = []
     updates: list[tuple] = []
     if not existing and len(accepted) == len(block):
-        # A first import of clean records: every row is new. The rows are built lazily,
-        # chunk by chunk, without a Python loop per row, and columns that are empty in
-        # every record are left to their NULL default.
+        # A first import of clean records: every row is new. The rows are written column
+        # by column, without a Python loop per row, and columns that are empty in every
+        # record are left to their NULL default.
         filled = [position for position, column in enumerate([*columns, block.attributes])
                   if any(map(operator.is_not, column, repeat(None)))]
         insert_names = [names[position] for position in filled] + ["batch_id", "source_row"]
         chosen = [[*columns, block.attributes][position] for position in filled]
-        inserts = zip(*chosen, repeat(batch_id), block.source_rows, all_keys, strict=False)
+        insert_columns: list[object] = [*chosen, batch_id, block.source_rows, all_keys]
         insert_count = len(block)
     else:
         stored = list(zip(*columns, block.attributes, strict=True))
@@ -385,13 +386,16 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
                 counts.unchanged += 1
             else:
                 updates.append((*stored[index], batch_id, block.source_rows[index], found[0]))
-        insert_count = len(inserts)  # type: ignore[arg-type]
+        insert_count = len(inserts)
+        insert_columns = [list(column) for column in zip(*inserts, strict=True)]
+        del inserts
     counts.added, counts.updated = insert_count, len(updates)
     rebuild = insert_count > REBUILD_INDEXES_ABOVE and insert_count > len(existing)
     indexes = list(table.indexes) if rebuild else []
     for index in indexes:
         index.drop(connection)
-    _insert_chunks(connection, table, insert_names, inserts, insert_count, f"Writing {spec.name}", progress, cancel)
+    _insert_chunks(connection, table, insert_names, insert_columns, insert_count, f"Writing {spec.name}", progress,
+                   cancel)
     _execute_chunks(connection, _update_sql(table, names), updates, len(updates), f"Updating {spec.name}",
                     progress, cancel)
     for position, index in enumerate(indexes, start=1):
@@ -437,45 +441,42 @@ def _update_sql(table: Table, columns: list[str]) -> str:
     return f"UPDATE {_quoted(table.name)} SET {assignments} WHERE id = ?"
 
 
-def _insert_chunks(connection: Connection, table: Table, columns: list[str], rows: Iterable[tuple], total: int,
+def _insert_chunks(connection: Connection, table: Table, names: list[str], columns: list[object], total: int,
                    message: str, progress: ProgressCallback, cancel: CancelToken | None) -> None:
-    """Insert many rows (values of ``columns`` and then the record key) in the open transaction.
+    """Insert ``total`` rows, given as one list per column, in the open transaction.
 
-    Each statement carries several rows, which costs SQLite a third less time per row
-    than one statement per row; the count per statement stays within the 999 parameters
-    that every SQLite build accepts.
+    ``columns`` holds the values of ``names`` and then the record keys; a column that is
+    not a list is one value for every row. Each statement carries several rows, which
+    costs SQLite a third less time per row than one statement per row, and stays within
+    the 999 parameters that every SQLite build accepts. The rows of a chunk are laid out
+    in a NumPy object array, so that its rows come out as flat parameter lists in C.
     """
-    width = len(columns) + 1
+    if not total:
+        return
+    driver = _qmark_driver(connection)
+    width = len(names) + 1
     per_statement = max(1, MAX_PARAMETERS // width)
-    many = _insert_sql(table, columns, per_statement)
-    step = per_statement * width
-
-    def write(driver, chunk: list[tuple]) -> None:
-        whole = len(chunk) - len(chunk) % per_statement
-        flat = list(chain.from_iterable(chunk[:whole]))
-        driver.executemany(many, [flat[start:start + step] for start in range(0, len(flat), step)])
-        if whole < len(chunk):
-            driver.execute(_insert_sql(table, columns, len(chunk) - whole),
-                           list(chain.from_iterable(chunk[whole:])))
-
-    _run_chunks(connection, write, rows, total, message, progress, cancel)
+    many = _insert_sql(table, names, per_statement)
+    for start in range(0, total, WRITE_CHUNK):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        stop = min(start + WRITE_CHUNK, total)
+        grid = np.empty((stop - start, width), dtype=object)
+        for position, column in enumerate(columns):
+            grid[:, position] = column[start:stop] if isinstance(column, list) else column
+        whole = (stop - start) // per_statement * per_statement
+        driver.executemany(many, grid[:whole].reshape(-1, per_statement * width).tolist())
+        if whole < stop - start:
+            driver.execute(_insert_sql(table, names, stop - start - whole), grid[whole:].ravel().tolist())
+        progress(stop, total, message)
 
 
 def _execute_chunks(connection: Connection, sql: str, rows: Iterable[tuple], total: int, message: str,
                     progress: ProgressCallback, cancel: CancelToken | None) -> None:
     """Run one statement for many rows through the driver's executemany, in the open transaction."""
-    _run_chunks(connection, lambda driver, chunk: driver.executemany(sql, chunk), rows, total, message, progress,
-                cancel)
-
-
-def _run_chunks(connection: Connection, write: Callable[[object, list[tuple]], None], rows: Iterable[tuple],
-                total: int, message: str, progress: ProgressCallback, cancel: CancelToken | None) -> None:
-    """Hand the rows to ``write`` in chunks on the driver connection, with progress and cancel between them."""
     if not total:
         return
-    if connection.dialect.paramstyle != "qmark":
-        raise SpmError(f"importing into a {connection.dialect.name} workspace is not supported yet")
-    driver = connection.connection.driver_connection
+    driver = _qmark_driver(connection)
     iterator = iter(rows)
     done = 0
     while done < total:
@@ -484,9 +485,16 @@ def _run_chunks(connection: Connection, write: Callable[[object, list[tuple]], N
         chunk = list(islice(iterator, WRITE_CHUNK))
         if not chunk:
             break
-        write(driver, chunk)
+        driver.executemany(sql, chunk)
         done += len(chunk)
         progress(done, total, message)
+
+
+def _qmark_driver(connection: Connection):
+    """Return the DB-API connection under ``connection``, which the bulk writes use directly."""
+    if connection.dialect.paramstyle != "qmark":
+        raise SpmError(f"importing into a {connection.dialect.name} workspace is not supported yet")
+    return connection.connection.driver_connection
 
 
 # --- aliases ------------------------------------------------------------------------------

@@ -244,3 +244,29 @@ def test_identical_activities_add_counts(workspace, write_file, import_file):
     assert result.counts.added == 2
     assert activities["count"].iloc[0] == 3
     assert activities["count"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("reimport", [False, True])
+def test_every_written_value_reads_back(workspace, write_file, reimport):
+    # 200 rows fill several multi-row statements and leave a remainder; the re-import
+    # adds rows through the path that compares with stored records.
+    lines = [f"D{number:04d},P{number % 7},{number}.{number % 100:02d},2024-0{number % 9 + 1}-1{number % 10},"
+             f"{'' if number % 5 else 'note ' + str(number)}" for number in range(200)]
+    header = "deal_id,owner,amount,close_date,memo\n"
+    if reimport:
+        import_service.commit(workspace, import_service.preview(
+            workspace, "deals", write_file("first.csv", header + "\n".join(lines[:50]) + "\n")))
+    path = write_file("deals.csv", header + "\n".join(lines) + "\n")
+    result = import_service.commit(workspace, import_service.preview(workspace, "deals", path))
+    assert (result.counts.added, result.counts.unchanged) == ((150, 50) if reimport else (200, 0))
+    with workspace.read() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT deal_id, owner, amount_e4, close_date, attributes, source_row, record_key, batch_id "
+            "FROM records_deals ORDER BY deal_id").fetchall()
+    assert len(rows) == 200
+    for number, row in enumerate(rows):
+        memo = None if number % 5 else json.dumps({"memo": f"note {number}"}, separators=(",", ":"))
+        expected_batch = 1 if reimport and number < 50 else result.batch_id
+        assert row == (f"D{number:04d}", f"P{number % 7}", number * 10_000 + (number % 100) * 100,
+                       f"2024-0{number % 9 + 1}-1{number % 10}", memo, number + 2,
+                       f'["D{number:04d}", null, "sale"]', expected_batch)
