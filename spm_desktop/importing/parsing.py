@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import compress
 
 import numpy as np
 
@@ -491,16 +492,30 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     chosen = np.flatnonzero(plain)
     if not len(chosen):
         return _PlainNumbers([], [], {".": [], "?": []}, False)
-    whole_units = np.where(whole_length == 0, "0", whole)[chosen].astype(np.int64) * RECORD_FACTOR
-    fraction_units = np.strings.ljust(fraction[chosen], 4, "0").astype(np.int64)
+    whole_units = _digit_values(whole[chosen], whole_length[chosen], 14) * RECORD_FACTOR
+    fraction_units = _digit_values(np.strings.ljust(fraction[chosen], 4, "0"), np.full(len(chosen), 4), 4)
     units = np.where(negative[chosen], -(whole_units + fraction_units), whole_units + fraction_units)
-    chosen_texts = [texts[position] for position in chosen.tolist()]
+    chosen_texts = texts if len(chosen) == len(texts) else [texts[position] for position in chosen.tolist()]
     # A point followed by exactly three digits after one to three digits ("1.234") could be a thousands mark.
-    ambiguous = (has_point & (whole_length >= 1) & (whole_length <= 3) & (fraction_length == 3))[chosen].tolist()
-    pointed = has_point[chosen].tolist()
-    votes = {".": [text for text, dot, unsure in zip(chosen_texts, pointed, ambiguous, strict=True) if dot and not unsure],
-             "?": [text for text, unsure in zip(chosen_texts, ambiguous, strict=True) if unsure]}
+    ambiguous = (has_point & (whole_length >= 1) & (whole_length <= 3) & (fraction_length == 3))[chosen]
+    pointed = has_point[chosen]
+    votes = {".": list(compress(chosen_texts, (pointed & ~ambiguous).tolist())),
+             "?": list(compress(chosen_texts, ambiguous.tolist()))}
     return _PlainNumbers(chosen_texts, units.tolist(), votes, len(chosen) == len(texts))
+
+
+def _digit_values(texts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+    """Return the int64 values of ASCII digit texts of at most ``width`` digits (an empty text is 0).
+
+    The digits are read from the texts' code points, which is several times faster than
+    NumPy's conversion of text to integers.
+    """
+    codes = np.ascontiguousarray(texts.astype(f"<U{width}")).view(np.uint32).reshape(len(texts), width)
+    values = np.zeros(len(texts), dtype=np.int64)
+    for position in range(min(width, int(lengths.max(initial=0)))):
+        digit = codes[:, position].astype(np.int64) - ord("0")
+        values = np.where(position < lengths, values * 10 + digit, values)
+    return values
 
 
 def parse_decimal(cells: Sequence[object], decimal_mark: str = "auto", *, percent_allowed: bool = True) -> ColumnResult:
