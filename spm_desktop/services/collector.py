@@ -1,8 +1,8 @@
 """Pause Python's cyclic garbage collector while a bulk step builds millions of objects.
 
-Reading or writing a million records creates lists and tuples faster than they die, and
-each full pass of the cyclic collector visits every live container, so a 1,000,000-row
-import spent about two seconds in it while writing (measured in ``bench/import.py``).
+Reading or writing a million records creates lists and tuples faster than they die.
+Each full pass of the cyclic collector visits every live container, so a 1,000,000-row
+import spent about two seconds in it while writing (measured with ``bench/import.py``).
 Reference counting still frees everything that is not part of a cycle, so memory does
 not grow while the collector waits; cycles made meanwhile are found when it resumes.
 

@@ -445,7 +445,7 @@ def _insert_chunks(connection: Connection, table: Table, names: list[str], colum
                    message: str, progress: ProgressCallback, cancel: CancelToken | None) -> None:
     """Insert ``total`` rows, given as one list per column, in the open transaction.
 
-    ``columns`` holds the values of ``names`` and then the record keys; a column that is
+    ``columns`` contains the values of ``names`` and then the record keys; a column that is
     not a list is one value for every row. Each statement carries several rows, which
     costs SQLite a third less time per row than one statement per row, and stays within
     the 999 parameters that every SQLite build accepts. The rows of a chunk are laid out
