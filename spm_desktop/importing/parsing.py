@@ -362,7 +362,7 @@ def _scale_floats(cells: Sequence[object], indexes: list[int], values: list[obje
     # units in the last place of an integer once scaled. Anything else takes the exact path.
     close = np.abs(scaled - rounded) <= np.maximum(np.abs(scaled) * 1e-14, 1e-7)
     fast = finite & close & (np.abs(numbers) < FLOAT_EXACT_LIMIT)
-    as_int = rounded.astype(np.int64).tolist()
+    as_int = np.where(fast, rounded, 0.0).astype(np.int64).tolist()
     for position, is_fast in enumerate(fast.tolist()):
         index = indexes[position]
         if is_fast:
@@ -470,6 +470,10 @@ class _PlainNumbers:
         return dict(zip(self.texts, self.unit_list, strict=True))
 
 
+# The longest plain number: a minus, 14 digits, the point and 4 decimals.
+_PLAIN_LENGTH = 20
+
+
 def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     """Scale plain number texts to 1/10,000 units with NumPy string operations and integer arithmetic.
 
@@ -479,6 +483,11 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     """
     if not texts:
         return _PlainNumbers([], [], {".": [], "?": []}, True)
+    if max(map(len, texts)) > _PLAIN_LENGTH:
+        # One long cell would widen every text of the array to its length.
+        short = [position for position, text in enumerate(texts) if len(text) <= _PLAIN_LENGTH]
+        found = _plain_numbers([texts[position] for position in short])
+        return _PlainNumbers(found.texts, found.unit_list, found.votes, False)
     array = np.array(texts, dtype=str)
     negative = np.strings.startswith(array, "-")
     body = np.where(negative, np.strings.slice(array, 1), array)
@@ -575,8 +584,16 @@ def parse_integer(cells: Sequence[object]) -> ColumnResult:
         if number is None:
             issues.append(Issue(index, "invalid_integer", "error", "the cell is not a whole number; enter one such "
                                 "as 3", cell_text(cell)))
+        elif not -MAX_INTEGER <= number <= MAX_INTEGER:
+            issues.append(Issue(index, "integer_too_large", "error", "the number has more than 18 digits and "
+                                "cannot be stored; correct the value", cell_text(cell)))
+            number = None
         values[index] = number
     return ColumnResult(values, issues)
+
+
+# Whole-number fields are stored in signed 64-bit integers: 18 digits always fit.
+MAX_INTEGER = 10**18 - 1
 
 
 # --- dates ------------------------------------------------------------------------

@@ -303,6 +303,9 @@ def commit(workspace: Workspace, preview_or_request: ImportPreview | ImportReque
         _record_mapping_aliases(unit, parsed)
         _save_mapping_in(unit, parsed.mapping, parsed.headers, parsed.file_name)
         _finish_batch(unit.connection, batch_id, parsed, counts)
+        if cancel is not None:
+            # The last chance to stop: after this the transaction commits.
+            cancel.raise_if_cancelled()
         unit.audit("records.import", "import_batch", batch_id, after={
             "record_set": parsed.record_set, "file": parsed.file_name, "sha256": parsed.sha256,
             "sheet": parsed.sheet, "mapping": parsed.mapping.to_document(), "counts": counts.as_dict(),
@@ -399,6 +402,8 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
     _execute_chunks(connection, _update_sql(table, names), updates, len(updates), f"Updating {spec.name}",
                     progress, cancel)
     for position, index in enumerate(indexes, start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         progress(position, len(indexes), f"Indexing {spec.name}")
         index.create(connection)
     return counts

@@ -87,21 +87,26 @@ def test_same_file_again_detected(workspace, write_file, import_file):
     assert preview.problems[0].code == "already_imported"
 
 
-def test_cancel_rolls_back(workspace, write_file):
+@pytest.mark.parametrize("step", ["Writing", "Indexing"])
+def test_cancel_rolls_back(workspace, write_file, step):
+    # More than 100,000 new rows: the indexes are dropped, and rebuilt after the insert.
     rows = "".join(f"D{index},P1,{index}\n" for index in range(120_000))
     path = write_file("many.csv", "deal_id,owner,amount\n" + rows)
     preview = import_service.preview(workspace, "deals", path)
     token = CancelToken()
 
-    def cancel_while_writing(done: int, total: int, message: str) -> None:
-        if message.startswith("Writing") and done:
+    def cancel_during_step(done: int, total: int, message: str) -> None:
+        if message.startswith(step) and done:
             token.cancel()
 
     with pytest.raises(Cancelled):
-        import_service.commit(workspace, preview, progress=cancel_while_writing, cancel=token)
+        import_service.commit(workspace, preview, progress=cancel_during_step, cancel=token)
     assert _count(workspace, "deals") == 0
     with workspace.read() as connection:
         assert connection.execute(select(import_batches)).first() is None
+        indexes = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records_deals'").scalars().all()
+    assert "ix_records_deals_close_date" in indexes
 
 
 def test_unknown_participant_rejected_with_suggestion(workspace, write_file, import_file):
@@ -270,3 +275,14 @@ def test_every_written_value_reads_back(workspace, write_file, reimport):
         assert row == (f"D{number:04d}", f"P{number % 7}", number * 10_000 + (number % 100) * 100,
                        f"2024-0{number % 9 + 1}-1{number % 10}", memo, number + 2,
                        f'["D{number:04d}", null, "sale"]', expected_batch)
+
+
+def test_whole_number_too_large_is_a_row_problem(workspace, write_file):
+    path = write_file("calls.csv", "participant_id,date,type,count\nP1,2026-01-05,call,99999999999999999999\n"
+                      "P1,2026-01-06,call,2\n")
+    preview = import_service.preview(workspace, "activities", path)
+    problems = [(problem.code, problem.row, problem.column) for problem in preview.problems
+                if problem.severity == "error"]
+    assert problems == [("integer_too_large", 2, "count")]
+    result = import_service.commit(workspace, preview, accept_valid=True)
+    assert (result.counts.added, result.counts.rejected) == (1, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from decimal import Decimal
 
 import pandas as pd
@@ -243,3 +244,25 @@ def test_utf16_without_byte_order_mark(workspace, write_file, import_file, encod
         frame = record_service.load_frame(connection, "deals")
     assert frame["owner"].tolist() == ["Zoë"]
     assert result.counts.added == 1
+
+
+def test_one_long_amount_text_does_not_widen_the_others():
+    long_text = "1" * 5_000
+    result = parsing.parse_money(["12.50", long_text, "-3"])
+    assert result.values == [125_000, None, -30_000]
+    assert [issue.code for issue in result.issues] == ["amount_too_large"]
+    texts = [f"{number}.25" for number in range(2_000)] + [long_text]
+    tracemalloc.start()
+    try:
+        assert parsing._plain_numbers(texts).texts == texts[:-1]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # A text array as wide as the long cell would take 2,001 x 5,000 x 4 bytes (40 MB) per copy.
+    assert peak < 10_000_000
+
+
+def test_float_amount_beyond_the_fast_range_gives_no_warning(recwarn):
+    result = parsing.parse_money([1e15, 2.5])
+    assert result.values[1] == 25_000
+    assert not [warning for warning in recwarn if issubclass(warning.category, RuntimeWarning)]
