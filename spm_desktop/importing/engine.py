@@ -903,33 +903,61 @@ class _Builder:
         assert block is not None
         split_values: dict[str, list[object]] = {name: [] for name in RECORD_SETS["credit_splits"].field_names}
         split_rows: list[int] = []
+        split_deals: list[int] = []  # the deal record each split row belongs to
+        combined: dict[int, str] = {}  # deal record -> owner cell as read
         for index, owner in enumerate(owners):
             if owner is None or separator not in owner or owner in context.participants:  # type: ignore[operator]
                 continue
-            codes = [parsing.clean_text(code) for code in owner.split(separator)]  # type: ignore[union-attr]
-            if len(codes) < 2 or not all(codes):
+            named = [parsing.clean_text(code) for code in owner.split(separator)]  # type: ignore[union-attr]
+            if len(named) < 2 or not all(named):
                 continue
+            codes = list(dict.fromkeys(named))
+            combined[index] = owner  # type: ignore[assignment]
             owners[index] = codes[0]
+            if len(codes) == 1:
+                self.findings.append(validate.Finding(
+                    index, "combined_owner", "info", f"owner {owner!r} names {codes[0]!r} {len(named)} times; the "
+                    f"deal goes to {codes[0]!r} alone", "owner", owner))  # type: ignore[arg-type]
+                continue
             for code, share in zip(codes, equal_shares(len(codes)), strict=True):
                 split_values["deal_id"].append(deal_ids[index])
                 split_values["participant_id"].append(code)
                 split_values["share"].append(share)
                 split_values["kind"].append("split")
                 split_rows.append(block.source_rows[index])
+                split_deals.append(index)
             self.findings.append(validate.Finding(
                 index, "combined_owner", "info", f"owner {owner!r} names {len(codes)} participants; the deal goes to "
                 f"{codes[0]!r} with equal credit splits for {', '.join(codes)}", "owner", owner))  # type: ignore[arg-type]
         if split_rows:
-            self.parsed.related.append(RecordBlock(RECORD_SETS["credit_splits"], split_values, split_rows,
-                                                   [None] * len(split_rows)))
+            splits = RecordBlock(RECORD_SETS["credit_splits"], split_values, split_rows, [None] * len(split_rows))
+            self.parsed.related.append(splits)
             if context.participants:
-                findings: list[validate.Finding] = []
-                validate.check_participants("credit_splits", split_values, context, findings)
-                for finding in findings:
-                    self.parsed.problems.append(Problem(finding.code, finding.message, finding.severity,  # type: ignore[arg-type]
-                                                        self.parsed.file_name, self.parsed.sheet,
-                                                        split_rows[finding.record], "owner", finding.value))  # type: ignore[index]
-                    self.parsed.related[-1].rejected[finding.record] = True  # type: ignore[index]
+                self._reject_incomplete_splits(splits, split_deals, combined, context)
+
+    def _reject_incomplete_splits(self, splits: RecordBlock, split_deals: list[int], combined: dict[int, str],
+                                  context: validate.CheckContext) -> None:
+        """Reject a deal with every split of its combined owner when one of the codes names no participant.
+
+        Its other splits alone would not add up to the whole deal.
+        """
+        findings: list[validate.Finding] = []
+        validate.check_participants("credit_splits", splits.values, context, findings)
+        failed: dict[int, list[str]] = {}
+        for finding in findings:
+            self.parsed.problems.append(Problem(finding.code, finding.message, finding.severity,  # type: ignore[arg-type]
+                                                self.parsed.file_name, self.parsed.sheet,
+                                                splits.source_rows[finding.record], "owner", finding.value))  # type: ignore[index]
+            if finding.severity == "error":
+                failed.setdefault(split_deals[finding.record], []).append(str(finding.value))  # type: ignore[index]
+        for position, deal in enumerate(split_deals):
+            if deal in failed:
+                splits.rejected[position] = True
+        for deal, codes in failed.items():
+            self.findings.append(validate.Finding(
+                deal, "combined_owner_unknown", "error", f"the combined owner names {', '.join(map(repr, codes))}, "
+                "who is not a participant, so the credit splits would not add up to the deal; correct the code or "
+                "import the participant first", "owner", combined[deal]))
 
     def _attach_findings(self, block: RecordBlock) -> None:
         for position, name, issue in self.row_issues:
