@@ -183,8 +183,13 @@ def currency_mark_candidates(cells: Sequence[object]) -> list[str]:
     The cells are searched joined in one text, which is much faster than one search per cell
     when, as in most files, no cell has a mark.
     """
-    texts = [cell for cell in cells if isinstance(cell, str) and cell]
-    joined = "\n".join(texts)
+    try:
+        # Most columns of a text file are all text: joined as they are, without a test per cell.
+        texts = cells if isinstance(cells, list) else list(cells)
+        joined = "\n".join(texts)  # type: ignore[arg-type]
+    except TypeError:
+        texts = [cell for cell in cells if isinstance(cell, str) and cell]
+        joined = "\n".join(texts)
     hits = [match.start() for match in _MARK_CHARACTER.finditer(joined)]
     if not hits:
         return []
@@ -316,7 +321,9 @@ def parse_money(cells: Sequence[object], decimal_mark: str = "auto") -> ColumnRe
     text_indexes: list[int] = []
     if set(map(type, cells)) <= {str, type(None)}:
         # Every filled cell is text, as in a text file, so no cell needs a look of its own.
-        text_indexes = [index for index, cell in enumerate(cells) if cell]
+        filled = len(cells) - cells.count("") - cells.count(None) if isinstance(cells, list) else -1
+        text_indexes = (list(range(len(cells))) if filled == len(cells)
+                        else [index for index, cell in enumerate(cells) if cell])
     else:
         _sort_money_cells(cells, values, issues, float_indexes, text_indexes)
     _scale_floats(cells, float_indexes, values, issues)

@@ -27,6 +27,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,7 @@ class Source:
         if self.info.kind == "text" and len(self._text) > SAMPLE_CHARACTERS:
             # The first rows of a large text file are split from its start only. The
             # last row of that part may be cut, so it counts only when the file ends there.
-            head = list(_text_rows(self._text[:SAMPLE_CHARACTERS], self.info.delimiter or ","))
+            head = list(islice(_text_rows(self._text[:SAMPLE_CHARACTERS], self.info.delimiter or ","), count + 1))
             if len(head) > count:
                 return head[:count]
         result = []
