@@ -377,7 +377,7 @@ def _write_block(connection: Connection, block: RecordBlock, batch_id: int, prog
                   if any(map(operator.is_not, column, repeat(None)))]
         insert_names = [names[position] for position in filled] + ["batch_id", "source_row"]
         chosen = [[*columns, block.attributes][position] for position in filled]
-        insert_columns: list[object] = [*chosen, batch_id, block.source_rows, all_keys]
+        insert_columns: list[Sequence[object]] = [*chosen, [batch_id] * len(block), block.source_rows, all_keys]
         insert_count = len(block)
     else:
         stored = list(zip(*columns, block.attributes, strict=True))
@@ -446,15 +446,15 @@ def _update_sql(table: Table, columns: list[str]) -> str:
     return f"UPDATE {_quoted(table.name)} SET {assignments} WHERE id = ?"
 
 
-def _insert_chunks(connection: Connection, table: Table, names: list[str], columns: list[object], total: int,
-                   message: str, progress: ProgressCallback, cancel: CancelToken | None) -> None:
-    """Insert ``total`` rows, given as one list per column, in the open transaction.
+def _insert_chunks(connection: Connection, table: Table, names: list[str], columns: list[Sequence[object]],
+                   total: int, message: str, progress: ProgressCallback, cancel: CancelToken | None) -> None:
+    """Insert ``total`` rows, given as one sequence per column, in the open transaction.
 
-    ``columns`` contains the values of ``names`` and then the record keys; a column that is
-    not a list is one value for every row. Each statement carries several rows, which
-    costs SQLite a third less time per row than one statement per row, and stays within
-    the 999 parameters that every SQLite build accepts. The rows of a chunk are laid out
-    in a NumPy object array, so that its rows come out as flat parameter lists in C.
+    ``columns`` contains the values of ``names`` and then the record keys. Each statement
+    carries several rows, which costs SQLite a third less time per row than one statement
+    per row, and stays within the 999 parameters that every SQLite build accepts. The rows
+    of a chunk are laid out in a NumPy object array, so that they come out as flat
+    parameter lists in C.
     """
     if not total:
         return
@@ -468,7 +468,7 @@ def _insert_chunks(connection: Connection, table: Table, names: list[str], colum
         stop = min(start + WRITE_CHUNK, total)
         grid = np.empty((stop - start, width), dtype=object)
         for position, column in enumerate(columns):
-            grid[:, position] = column[start:stop] if isinstance(column, list) else column
+            grid[:, position] = column[start:stop]
         whole = (stop - start) // per_statement * per_statement
         driver.executemany(many, grid[:whole].reshape(-1, per_statement * width).tolist())
         if whole < stop - start:
