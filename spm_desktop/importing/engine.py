@@ -955,9 +955,9 @@ class _Builder:
                 splits.rejected[position] = True
         for deal, codes in failed.items():
             self.findings.append(validate.Finding(
-                deal, "combined_owner_unknown", "error", f"the combined owner names {', '.join(map(repr, codes))}, "
-                "who is not a participant, so the credit splits would not add up to the deal; correct the code or "
-                "import the participant first", "owner", combined[deal]))
+                deal, "combined_owner_unknown", "error", f"no participant has the code {', '.join(map(repr, codes))} "
+                f"of the combined owner {combined[deal]!r}, so the credit splits would not add up to the deal; correct "
+                "the code or import the participant first", "owner", combined[deal]))
 
     def _attach_findings(self, block: RecordBlock) -> None:
         for position, name, issue in self.row_issues:

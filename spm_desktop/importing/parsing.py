@@ -321,9 +321,10 @@ def parse_money(cells: Sequence[object], decimal_mark: str = "auto") -> ColumnRe
     text_indexes: list[int] = []
     if set(map(type, cells)) <= {str, type(None)}:
         # Every filled cell is text, as in a text file, so no cell needs a look of its own.
-        filled = len(cells) - cells.count("") - cells.count(None) if isinstance(cells, list) else -1
-        text_indexes = (list(range(len(cells))) if filled == len(cells)
-                        else [index for index, cell in enumerate(cells) if cell])
+        if isinstance(cells, list) and "" not in cells and None not in cells:
+            text_indexes = list(range(len(cells)))
+        else:
+            text_indexes = [index for index, cell in enumerate(cells) if cell]
     else:
         _sort_money_cells(cells, values, issues, float_indexes, text_indexes)
     _scale_floats(cells, float_indexes, values, issues)
@@ -477,8 +478,8 @@ class _PlainNumbers:
         return dict(zip(self.texts, self.unit_list, strict=True))
 
 
-# The longest plain number: a minus, 14 digits, the point and 4 decimals.
-_PLAIN_LENGTH = 20
+# Maximum length of a plain number: a minus, 14 digits, the point and 4 decimals.
+_MAX_PLAIN_LENGTH = 20
 
 
 def _plain_numbers(texts: list[str]) -> _PlainNumbers:
@@ -490,9 +491,9 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     """
     if not texts:
         return _PlainNumbers([], [], {".": [], "?": []}, True)
-    if max(map(len, texts)) > _PLAIN_LENGTH:
+    if max(map(len, texts)) > _MAX_PLAIN_LENGTH:
         # One long cell would widen every text of the array to its length.
-        short = [position for position, text in enumerate(texts) if len(text) <= _PLAIN_LENGTH]
+        short = [position for position, text in enumerate(texts) if len(text) <= _MAX_PLAIN_LENGTH]
         found = _plain_numbers([texts[position] for position in short])
         return _PlainNumbers(found.texts, found.unit_list, found.votes, False)
     array = np.array(texts, dtype=str)
@@ -575,6 +576,10 @@ def _decimal_of(cell: object, mark: str, bad: set[str], percent_allowed: bool) -
     return None
 
 
+# Whole-number fields are stored in signed 64-bit integers: 18 digits always fit.
+MAX_INTEGER = 10**18 - 1
+
+
 def parse_integer(cells: Sequence[object]) -> ColumnResult:
     values: list[object] = [None] * len(cells)
     issues: list[Issue] = []
@@ -597,10 +602,6 @@ def parse_integer(cells: Sequence[object]) -> ColumnResult:
             number = None
         values[index] = number
     return ColumnResult(values, issues)
-
-
-# Whole-number fields are stored in signed 64-bit integers: 18 digits always fit.
-MAX_INTEGER = 10**18 - 1
 
 
 # --- dates ------------------------------------------------------------------------

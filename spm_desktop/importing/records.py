@@ -186,7 +186,7 @@ _encode_text = json.encoder.encode_basestring_ascii
 def _plain_texts(column: list[object]) -> bool:
     """Return whether every value is a str that json.dumps writes unchanged between quotes.
 
-    That is printable ASCII without quotes and backslashes; each test scans the joined text in C.
+    That is printable ASCII without quotes and backslashes. Each test scans the joined text in C.
     """
     if not column or set(map(type, column)) != {str}:
         return False

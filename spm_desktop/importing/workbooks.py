@@ -33,8 +33,11 @@ def open_workbook(path: Path) -> python_calamine.CalamineWorkbook:
 
 
 def workbook_rows(worksheet: python_calamine.CalamineSheet) -> Iterator[list[object]]:
-    # iter_rows starts at row 1 but at the first used column, so columns to its left are
-    # put back to keep positions equal to the spreadsheet's column numbers.
+    """Yield the rows of a calamine sheet from row 1 and column A.
+
+    iter_rows starts at row 1 but at the first used column, so columns to its left are
+    put back to keep positions equal to the spreadsheet's column numbers.
+    """
     first_column = worksheet.start[1] if worksheet.start else 0
     if not first_column:
         yield from worksheet.iter_rows()
@@ -50,10 +53,12 @@ ATTRIBUTE = re.compile(rb"([\w:]+)\s*=\s*\"([^\"]*)\"")
 
 
 def xml_attributes(text: bytes) -> dict[str, str]:
+    """Return the attributes of an XML start tag's inside as names and unescaped values."""
     return {name.decode(): html.unescape(value.decode("utf-8")) for name, value in ATTRIBUTE.findall(text)}
 
 
 def sheet_member(package: zipfile.ZipFile, workbook_xml: bytes, sheet: str) -> str | None:
+    """Return the package path of a sheet's XML (such as ``xl/worksheets/sheet1.xml``), or None when not found."""
     relation_id = None
     for match in SHEET_ENTRY.finditer(workbook_xml):
         attributes = xml_attributes(match.group(1))
@@ -69,5 +74,3 @@ def sheet_member(package: zipfile.ZipFile, workbook_xml: bytes, sheet: str) -> s
             target = attributes.get("Target", "")
             return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
     return None
-
-

@@ -4,7 +4,7 @@ Reading or writing a million records creates lists and tuples faster than they d
 Each full pass of the cyclic collector visits every live container, so a 1,000,000-row
 import spent about two seconds in it while writing (measured with ``bench/import.py``).
 Reference counting still frees everything that is not part of a cycle, so memory does
-not grow while the collector waits; cycles made meanwhile are found when it resumes.
+not grow while the collector waits. Cycles made meanwhile are found when it resumes.
 
 Nested and concurrent pauses share one count: the collector resumes when the last one
 ends, and only if it was running when the first one began.

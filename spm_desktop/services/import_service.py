@@ -435,7 +435,7 @@ def _quoted(name: str) -> str:
 
 
 def _insert_sql(table: Table, columns: list[str], rows: int = 1) -> str:
-    """Return an INSERT of ``rows`` records per statement; the record_key comes last in each."""
+    """Return an INSERT of ``rows`` records per statement, with the record_key last in each."""
     names = ", ".join(_quoted(name) for name in [*columns, "record_key"])
     marks = "(" + ", ".join("?" for _ in range(len(columns) + 1)) + ")"
     return f"INSERT INTO {_quoted(table.name)} ({names}) VALUES {', '.join([marks] * rows)}"

@@ -97,6 +97,6 @@ def test_plain_amounts_have_no_candidates():
     assert parsing.currency_mark_candidates(["1,234.50", "(20)", "-3\u00a0000,5", "12 %", "", None, 7.5]) == []
 
 
-def test_mark_candidates_among_numbers_and_empty_cells():
+def test_mark_candidates_mixed_cells():
     assert parsing.currency_mark_candidates(["€5", None, 7.5, "3", ""]) == ["€5"]
     assert parsing.currency_mark_candidates(("USD 5", "", "4")) == ["USD 5"]

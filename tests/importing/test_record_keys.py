@@ -10,7 +10,7 @@ from spm_desktop.importing.records import RecordBlock, record_key
 
 DEALS = RECORD_SETS["deals"]
 
-# Letters a key can hold in files: plain ASCII, quotes, backslashes, control and accented characters.
+# Characters a key can contain in files: plain ASCII, quotes, backslashes, control and accented characters.
 key_texts = st.one_of(st.text(alphabet="AZaz09-_ ./", max_size=8),
                       st.text(alphabet='A"\\\t\x7fé€ ', max_size=4))
 

@@ -24,7 +24,7 @@ def test_pause_and_resume(collector_on):
     assert gc.isenabled()
 
 
-def test_nested_pause_resumes_after_the_outer_one(collector_on):
+def test_nested_pause_resumes_last(collector_on):
     with collector_paused():
         with collector_paused():
             assert not gc.isenabled()

@@ -203,12 +203,14 @@ class LazyExact:
         return len(self.values)
 
     def full(self) -> np.ndarray:
+        """Return every exact line, as an object array of Decimal."""
         exact = self.values * self.rates[self.bands]
         for offset, value in self.crossings.items():
             exact[offset] = value
         return exact
 
     def where(self, indexes: np.ndarray) -> np.ndarray:
+        """Return the exact lines at ``indexes`` only."""
         exact = self.values[indexes] * self.rates[self.bands[indexes]]
         if self.crossings:
             for position, index in enumerate(indexes.tolist()):
