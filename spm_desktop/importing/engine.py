@@ -520,7 +520,7 @@ def _parse_distinct(cells: Sequence[object],
                     parse: Callable[[Sequence[object]], parsing.ColumnResult]) -> parsing.ColumnResult:
     """Parse a column; a coded column is parsed once per distinct cell and expanded to its rows."""
     if isinstance(cells, CodedColumn):
-        return cells.expand_result(parse(cells.uniques))
+        return cells.expand_result(parse(parsing.DistinctCells(cells.uniques)))
     return parse(cells)
 
 

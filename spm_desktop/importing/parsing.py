@@ -68,6 +68,13 @@ class ColumnResult:
     decision: str | None = None  # the per-column decision taken, for the preview (for example "dmy")
 
 
+class DistinctCells(list):
+    """Cells of which no two are equal values of the same type, such as a coded column's distinct cells.
+
+    Parsers that work per distinct text skip their own search for repeats in such a list.
+    """
+
+
 def cell_text(value: object) -> str:
     """Show a raw cell as the text a user saw in the file."""
     if isinstance(value, float):
@@ -175,6 +182,8 @@ _DOLLAR_MARK = re.compile(r"^\(?\s*-?\s*([A-Z]{1,2}\$)")
 # A character that can belong to a currency mark: anything but digits, spaces, separators, signs
 # and the percent sign. An amount cell without one names no currency.
 _MARK_CHARACTER = re.compile("[^\\d\\s.,'()+\\-%\u2212]")
+# The ASCII characters that _MARK_CHARACTER passes over.
+_NO_MARK_BYTES = b"0123456789 \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f.,'()+-%"
 
 
 def currency_mark_candidates(cells: Sequence[object]) -> list[str]:
@@ -190,6 +199,8 @@ def currency_mark_candidates(cells: Sequence[object]) -> list[str]:
     except TypeError:
         texts = [cell for cell in cells if isinstance(cell, str) and cell]
         joined = "\n".join(texts)
+    if joined.isascii() and not joined.encode("ascii").translate(None, _NO_MARK_BYTES):
+        return []  # only digits, spaces and separators: a bytes scan settles it without the pattern
     hits = [match.start() for match in _MARK_CHARACTER.finditer(joined)]
     if not hits:
         return []
@@ -407,7 +418,8 @@ def _parse_money_texts(cells: Sequence[object], indexes: list[int], values: list
                        option: str) -> str | None:
     if not indexes:
         return None
-    distinct: list[str] = list(dict.fromkeys(map(cells.__getitem__, indexes)))  # type: ignore[arg-type]
+    texts: list[str] = list(map(cells.__getitem__, indexes))  # type: ignore[arg-type]
+    distinct = texts if isinstance(cells, DistinctCells) else list(dict.fromkeys(texts))
     plain = _plain_numbers(distinct)
     if plain.every and len(distinct) == len(indexes):
         # Every cell is a plain number and none repeats, as in the distinct cells of a
@@ -461,7 +473,12 @@ def _units_of_text(text: str, mark: str) -> tuple[int | None, Issue | None]:
         if clean_text(text):
             return None, Issue(None, "invalid_amount", "error", "the text is not an amount; enter a number", text)
         return None, None
-    return _checked_units(_decimal_from_text(parts, mark).scaleb(4), text)
+    try:
+        value = _decimal_from_text(parts, mark)
+    except InvalidOperation:  # marks in an order no number has, such as "1.2,3.4" with "." as the decimal mark
+        return None, Issue(None, "invalid_amount", "error",
+                           f"the text is not an amount with {mark!r} as the decimal mark; enter a number", text)
+    return _checked_units(value.scaleb(4), text)
 
 
 @dataclass
@@ -482,7 +499,55 @@ class _PlainNumbers:
 _MAX_PLAIN_LENGTH = 20
 
 
+# Longest text the float path reads: eleven digits scale to under 2**53 units, where a
+# double holds every integer and rounding the scaled double cannot miss by a unit.
+_MAX_FLOAT_PLAIN_LENGTH = 11
+
+
 def _plain_numbers(texts: list[str]) -> _PlainNumbers:
+    """Scale plain number texts to 1/10,000 units; see ``_digit_plain_numbers`` for which qualify."""
+    return _short_plain_numbers(texts) or _digit_plain_numbers(texts)
+
+
+def _short_plain_numbers(texts: list[str]) -> _PlainNumbers | None:
+    """Read a column of short plain number texts through floats; None unless every text qualifies.
+
+    The texts are checked together in one bytes object: only digits, points and leading
+    minus signs, one point per text, at most four decimals. Every text then has at most
+    eleven digits, so ``float`` and rounding after scaling give the exact units. About
+    twice as fast as the digit-by-digit path, for the columns most files have.
+    """
+    if not texts or max(map(len, texts)) > _MAX_FLOAT_PLAIN_LENGTH:
+        return None
+    joined = "\n".join(texts)
+    if not joined.isascii():
+        return None
+    raw = joined.encode("ascii")
+    if raw.translate(None, b"0123456789.-\n") or raw.count(b"\n") != len(texts) - 1 \
+            or raw.count(b"-") != (b"\n" + raw).count(b"\n-"):
+        return None
+    try:
+        numbers = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
+    except ValueError:  # "", "-", "." or a second point
+        return None
+    cells = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(cells == ord("\n")), len(raw))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    points = np.flatnonzero(cells == ord("."))
+    pointed = np.searchsorted(ends, points)  # the text each point is in, ascending
+    fraction_length = ends[pointed] - points - 1
+    if len(points) and fraction_length.max() > 4:
+        return None
+    whole_length = points - starts[pointed] - (cells[starts[pointed]] == ord("-"))
+    # A point followed by exactly three digits after one to three digits ("1.234") could be a thousands mark.
+    ambiguous = (whole_length >= 1) & (whole_length <= 3) & (fraction_length == 3)
+    units = np.rint(numbers * RECORD_FACTOR).astype(np.int64).tolist()
+    votes = {".": [texts[index] for index in pointed[~ambiguous].tolist()],
+             "?": [texts[index] for index in pointed[ambiguous].tolist()]}
+    return _PlainNumbers(texts, units, votes, True)
+
+
+def _digit_plain_numbers(texts: list[str]) -> _PlainNumbers:
     """Scale plain number texts to 1/10,000 units with NumPy string operations and integer arithmetic.
 
     Only ASCII digits with an optional leading minus and at most one point qualify, with
@@ -494,11 +559,11 @@ def _plain_numbers(texts: list[str]) -> _PlainNumbers:
     if max(map(len, texts)) > _MAX_PLAIN_LENGTH:
         # One long cell would widen every text of the array to its length.
         short = [position for position, text in enumerate(texts) if len(text) <= _MAX_PLAIN_LENGTH]
-        found = _plain_numbers([texts[position] for position in short])
+        found = _digit_plain_numbers([texts[position] for position in short])
         return _PlainNumbers(found.texts, found.unit_list, found.votes, False)
     array = np.array(texts, dtype=str)
     negative = np.strings.startswith(array, "-")
-    body = np.where(negative, np.strings.slice(array, 1), array)
+    body = np.where(negative, np.strings.slice(array, 1, None), array)
     whole, point, fraction = np.strings.partition(body, ".")
     whole_length, fraction_length = np.strings.str_len(whole), np.strings.str_len(fraction)
     has_point = np.strings.str_len(point) > 0

@@ -79,9 +79,7 @@ class RecordBlock:
             return [record_key(self.spec, values) for values in self.stored_tuples()]
         names = [self.spec.fields[position].name for position in positions]
         if all(_plain_texts(self.values[name]) for name in names):
-            # json.dumps writes such texts as they are, in quotes, so one format per record does.
-            template = "[" + ", ".join(['"{}"'] * len(names)) + "]"
-            return list(map(template.format, *(self.values[name] for name in names)))
+            return _quoted_keys([self.values[name] for name in names])
         # The same text as record_key, built once per distinct value instead of once per record.
         columns = []
         for name in names:
@@ -104,6 +102,8 @@ class RecordBlock:
 
     @property
     def duplicate_count(self) -> int:
+        if self.duplicate_of.count(None) == len(self):
+            return 0
         return sum(1 for index, of in enumerate(self.duplicate_of) if of is not None and not self.rejected[index])
 
 
@@ -188,10 +188,30 @@ def _plain_texts(column: list[object]) -> bool:
 
     That is printable ASCII without quotes and backslashes. Each test scans the joined text in C.
     """
-    if not column or set(map(type, column)) != {str}:
+    if not column:
         return False
-    joined = "".join(column)  # type: ignore[arg-type]
+    try:
+        joined = "".join(column)  # type: ignore[arg-type]
+    except TypeError:  # a value that is not a str
+        return False
     return joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined
+
+
+def _quoted_keys(columns: list[list[str]]) -> list[str]:
+    """Return ``json.dumps`` of each record's key texts, for texts that ``_plain_texts`` accepts.
+
+    json.dumps writes such texts as they are, in quotes. All records are written into one
+    text, separated by a NUL (which no printable text holds), and split once: two C calls
+    instead of a format call per record.
+    """
+    count = len(columns[0])
+    step = 2 * len(columns) + 1  # pieces per record: an opening, then each text and what follows it
+    pieces: list[str] = [""] * (step * count)
+    pieces[0::step] = ['["'] * count
+    for position, column in enumerate(columns):
+        pieces[2 * position + 1::step] = column
+        pieces[2 * position + 2::step] = ['", "' if position < len(columns) - 1 else '"]\x00'] * count
+    return "".join(pieces).split("\x00")[:count]
 
 
 def _repeated_keys(keys: list[str]) -> set[str]:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from itertools import islice, repeat
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import Connection, Table, func, inspect, select
 
 from spm_desktop.domain.canonical import canonical_json
@@ -453,8 +452,8 @@ def _insert_chunks(connection: Connection, table: Table, names: list[str], colum
     ``columns`` contains the values of ``names`` and then the record keys. Each statement
     carries several rows, which costs SQLite a third less time per row than one statement
     per row, and stays within the 999 parameters that every SQLite build accepts. The rows
-    of a chunk are laid out in a NumPy object array, so that they come out as flat
-    parameter lists in C.
+    of a chunk are laid out in one flat list by slice assignments, one per column, so
+    that no Python loop runs per row.
     """
     if not total:
         return
@@ -466,13 +465,14 @@ def _insert_chunks(connection: Connection, table: Table, names: list[str], colum
         if cancel is not None:
             cancel.raise_if_cancelled()
         stop = min(start + WRITE_CHUNK, total)
-        grid = np.empty((stop - start, width), dtype=object)
+        flat: list[object] = [None] * ((stop - start) * width)
         for position, column in enumerate(columns):
-            grid[:, position] = column[start:stop]
-        whole = (stop - start) // per_statement * per_statement
-        driver.executemany(many, grid[:whole].reshape(-1, per_statement * width).tolist())
-        if whole < stop - start:
-            driver.execute(_insert_sql(table, names, stop - start - whole), grid[whole:].ravel().tolist())
+            flat[position::width] = column[start:stop]
+        size = per_statement * width
+        whole = (stop - start) // per_statement * size
+        driver.executemany(many, [flat[offset:offset + size] for offset in range(0, whole, size)])
+        if whole < len(flat):
+            driver.execute(_insert_sql(table, names, (len(flat) - whole) // width), flat[whole:])
         progress(stop, total, message)
 
 

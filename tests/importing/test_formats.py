@@ -266,3 +266,40 @@ def test_huge_float_amount_no_warning(recwarn):
     result = parsing.parse_money([1e15, 2.5])
     assert result.values[1] == 25_000
     assert not [warning for warning in recwarn if issubclass(warning.category, RuntimeWarning)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.-\n ,", min_size=1, max_size=12), min_size=1, max_size=8, unique=True))
+def test_short_plain_amounts_read_as_digit_path(texts):
+    short = parsing._short_plain_numbers(texts)
+    if short is not None:
+        assert short == parsing._digit_plain_numbers(texts)
+
+
+def test_short_plain_amounts_path_taken():
+    texts = ["99999999999", "-9999999.99", "0.0001", "12.", "-.5", "1.234"]
+    short = parsing._short_plain_numbers(texts)
+    assert short is not None
+    assert short.unit_list == [999_999_999_990_000, -99_999_999_900, 1, 120_000, -5_000, 12_340]
+    assert short.votes == {".": ["-9999999.99", "0.0001", "12.", "-.5"], "?": ["1.234"]}
+    assert parsing._short_plain_numbers(["1.5", "1e5"]) is None
+    assert parsing._short_plain_numbers(["1.5", "5\n"]) is None
+
+
+def test_long_negative_plain_amounts_read_by_digits():
+    plain = parsing._plain_numbers(["-12345678901234.5", "-0.0001", "7"])
+    assert plain.every
+    assert plain.unit_list == [-123_456_789_012_345_000, -1, 70_000]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.,-€ ", max_size=8), max_size=10, unique=True))
+def test_distinct_amount_cells_read_as_a_list(texts):
+    plain, distinct = parsing.parse_money(texts), parsing.parse_money(parsing.DistinctCells(texts))
+    assert (distinct.values, distinct.issues, distinct.decision) == (plain.values, plain.issues, plain.decision)
+
+
+def test_amount_with_marks_in_no_number_order_is_reported():
+    result = parsing.parse_money(["1.2,3.4", "0.,.", "5.5"])
+    assert result.values == [None, None, 55_000]
+    assert [(issue.index, issue.code) for issue in result.issues] == [(0, "invalid_amount"), (1, "invalid_amount")]

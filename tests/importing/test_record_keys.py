@@ -10,9 +10,10 @@ from spm_desktop.importing.records import RecordBlock, record_key
 
 DEALS = RECORD_SETS["deals"]
 
-# Characters a key can contain in files: plain ASCII, quotes, backslashes, control and accented characters.
+# Characters a key can contain in files: plain ASCII, quotes, backslashes, control (NUL too) and
+# accented characters.
 key_texts = st.one_of(st.text(alphabet="AZaz09-_ ./", max_size=8),
-                      st.text(alphabet='A"\\\t\x7fé€ ', max_size=4))
+                      st.text(alphabet='A"\\\t\x00\x7fé€ ', max_size=4))
 
 
 def _block(deal_ids: list[object], line_ids: list[object], types: list[object]) -> RecordBlock:
