@@ -798,22 +798,16 @@ class _Builder:
         return [result.values[0]] * count
 
     def _fill_implied_defaults(self, count: int) -> None:
-        values = self.values
-        if self.spec.name == "deals":
-            types = values["type"]
-            for index in range(count):
-                if types[index] is None:
-                    types[index] = "sale"
-        if self.spec.name == "fx_rates":
-            rate_types = values["rate_type"]
-            for index in range(count):
-                if rate_types[index] is None:
-                    rate_types[index] = "average"
-        if self.spec.name == "credit_splits":
-            kinds = values["kind"]
-            for index in range(count):
-                if kinds[index] is None:
-                    kinds[index] = "split"
+        implied = {"deals": ("type", "sale"), "fx_rates": ("rate_type", "average"),
+                   "credit_splits": ("kind", "split")}.get(self.spec.name)
+        if implied is None:
+            return
+        column, default = self.values[implied[0]], implied[1]
+        if None not in column:  # one scan in C; a file that has the column mostly fills every cell
+            return
+        for index in range(count):
+            if column[index] is None:
+                column[index] = default
 
     def _check_period_labels(self) -> None:
         checked: dict[str, str | None] = {}

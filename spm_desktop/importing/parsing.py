@@ -542,9 +542,15 @@ def _short_plain_numbers(texts: list[str]) -> _PlainNumbers | None:
     # A point followed by exactly three digits after one to three digits ("1.234") could be a thousands mark.
     ambiguous = (whole_length >= 1) & (whole_length <= 3) & (fraction_length == 3)
     units = np.rint(numbers * RECORD_FACTOR).astype(np.int64).tolist()
-    votes = {".": [texts[index] for index in pointed[~ambiguous].tolist()],
-             "?": [texts[index] for index in pointed[ambiguous].tolist()]}
+    votes = {".": _selected(texts, pointed[~ambiguous]), "?": _selected(texts, pointed[ambiguous])}
     return _PlainNumbers(texts, units, votes, True)
+
+
+def _selected(texts: list[str], positions: np.ndarray) -> list[str]:
+    """Return the texts at ascending ``positions``, chosen in C."""
+    chosen = np.zeros(len(texts), dtype=bool)
+    chosen[positions] = True
+    return list(compress(texts, chosen.tolist()))
 
 
 def _digit_plain_numbers(texts: list[str]) -> _PlainNumbers:

@@ -288,3 +288,18 @@ def test_oversized_integer_row_problem(workspace, write_file):
     result = import_service.commit(workspace, preview, accept_valid=True)
     assert result.counts.added == 1
     assert result.counts.rejected == 1
+
+
+@pytest.mark.parametrize(("record_set", "content", "field", "expected"), [
+    ("deals", "deal_id,owner,amount,type\nD1,P1,100,\nD2,P1,-5,refund\n", "type", ["sale", "refund"]),
+    ("deals", "deal_id,owner,amount\nD1,P1,100\n", "type", ["sale"]),
+    ("credit_splits", "deal_id,participant_id,share,kind\nD1,P1,1,\nD1,M1,0.1,overlay\n", "kind",
+     ["split", "overlay"]),
+    ("fx_rates", ("date,from_currency,to_currency,rate,rate_type\n2024-01-31,EUR,USD,1.1,\n"
+     "2024-01-31,GBP,USD,1.3,end_of_day\n"), "rate_type", ["average", "end_of_day"]),
+])
+def test_implied_defaults_fill_empty_cells(workspace, write_file, import_file, record_set, content, field, expected):
+    import_file(record_set, write_file("file.csv", content), accept_valid=True)
+    with workspace.read() as connection:
+        frame = record_service.load_frame(connection, record_set)
+    assert frame[field].tolist() == expected
