@@ -136,7 +136,7 @@ def _all_clean_text(cells: Sequence[object]) -> bool:
     if not set(map(type, cells)) <= {str, type(None)}:
         return False
     texts = [cell for cell in cells if cell]
-    if not all(map(str.isprintable, texts)):
+    if not "".join(texts).isprintable():  # type: ignore[arg-type]
         return False
     # A separator that no printable text contains finds leading, trailing and doubled spaces in one search.
     joined = "\n".join(texts)
