@@ -303,3 +303,10 @@ def test_implied_defaults_fill_empty_cells(workspace, write_file, import_file, r
     with workspace.read() as connection:
         frame = record_service.load_frame(connection, record_set)
     assert frame[field].tolist() == expected
+
+
+@pytest.mark.parametrize(("column", "expected"), [
+    ([], False), ([None, None], False), ([None, "x"], True), (["x", None], True), ([None, 0], True), ([None, ""], True),
+])
+def test_column_with_a_value(column, expected):
+    assert import_service._has_value(column) is expected
