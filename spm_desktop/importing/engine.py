@@ -803,7 +803,8 @@ class _Builder:
         if implied is None:
             return
         column, default = self.values[implied[0]], implied[1]
-        if None not in column:  # one scan in C; a file that has the column mostly fills every cell
+        # One scan in C decides, because a file that has the column usually fills every cell.
+        if None not in column:
             return
         for index in range(count):
             if column[index] is None:

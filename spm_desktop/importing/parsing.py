@@ -500,7 +500,7 @@ _MAX_PLAIN_LENGTH = 20
 
 
 # Longest text the float path reads: eleven digits scale to under 2**53 units, where a
-# double holds every integer and rounding the scaled double cannot miss by a unit.
+# double represents every integer and rounding the scaled double cannot miss by a unit.
 _MAX_FLOAT_PLAIN_LENGTH = 11
 
 

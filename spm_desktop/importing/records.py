@@ -201,7 +201,7 @@ def _quoted_keys(columns: list[list[str]]) -> list[str]:
     """Return ``json.dumps`` of each record's key texts, for texts that ``_plain_texts`` accepts.
 
     json.dumps writes such texts as they are, in quotes. All records are written into one
-    text, separated by a NUL (which no printable text holds), and split once: two C calls
+    text, separated by a NUL (which no printable text contains), and split once: two C calls
     instead of a format call per record.
     """
     count = len(columns[0])

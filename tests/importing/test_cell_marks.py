@@ -102,7 +102,7 @@ def test_mark_candidates_mixed_cells():
     assert parsing.currency_mark_candidates(("USD 5", "", "4")) == ["USD 5"]
 
 
-def test_mark_byte_scan_passes_what_the_pattern_passes():
+def test_mark_byte_scan_matches_pattern():
     passed = {code for code in range(128) if not parsing._MARK_CHARACTER.match(chr(code))}
     assert set(parsing._NO_MARK_BYTES) == passed
     assert parsing.currency_mark_candidates(["1 234.50", "(20)", "USD"]) == ["USD"]

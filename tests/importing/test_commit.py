@@ -308,5 +308,5 @@ def test_implied_defaults_fill_empty_cells(workspace, write_file, import_file, r
 @pytest.mark.parametrize(("column", "expected"), [
     ([], False), ([None, None], False), ([None, "x"], True), (["x", None], True), ([None, 0], True), ([None, ""], True),
 ])
-def test_column_with_a_value(column, expected):
+def test_has_value_cases(column, expected):
     assert import_service._has_value(column) is expected

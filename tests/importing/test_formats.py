@@ -270,13 +270,13 @@ def test_huge_float_amount_no_warning(recwarn):
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.text(alphabet="0123456789.-\n ,", min_size=1, max_size=12), min_size=1, max_size=8, unique=True))
-def test_short_plain_amounts_read_as_digit_path(texts):
+def test_short_amounts_match_digit_path(texts):
     short = parsing._short_plain_numbers(texts)
     if short is not None:
         assert short == parsing._digit_plain_numbers(texts)
 
 
-def test_short_plain_amounts_path_taken():
+def test_short_amounts_float_path():
     texts = ["99999999999", "-9999999.99", "0.0001", "12.", "-.5", "1.234"]
     short = parsing._short_plain_numbers(texts)
     assert short is not None
@@ -286,7 +286,7 @@ def test_short_plain_amounts_path_taken():
     assert parsing._short_plain_numbers(["1.5", "5\n"]) is None
 
 
-def test_long_negative_plain_amounts_read_by_digits():
+def test_long_negative_amounts_digit_path():
     plain = parsing._plain_numbers(["-12345678901234.5", "-0.0001", "7"])
     assert plain.every
     assert plain.unit_list == [-123_456_789_012_345_000, -1, 70_000]
@@ -294,12 +294,12 @@ def test_long_negative_plain_amounts_read_by_digits():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(alphabet="0123456789.,-€ ", max_size=8), max_size=10, unique=True))
-def test_distinct_amount_cells_read_as_a_list(texts):
+def test_distinct_cells_match_list(texts):
     plain, distinct = parsing.parse_money(texts), parsing.parse_money(parsing.DistinctCells(texts))
     assert (distinct.values, distinct.issues, distinct.decision) == (plain.values, plain.issues, plain.decision)
 
 
-def test_amount_with_marks_in_no_number_order_is_reported():
+def test_amount_marks_out_of_order():
     result = parsing.parse_money(["1.2,3.4", "0.,.", "5.5"])
     assert result.values == [None, None, 55_000]
     assert [(issue.index, issue.code) for issue in result.issues] == [(0, "invalid_amount"), (1, "invalid_amount")]
