@@ -651,9 +651,9 @@ class _Builder:
                 self.row_issues.append((issue.index, name, issue))
         for index in result.normalised:
             original = parsing.cell_text(self.columns[self.plan.fields[name]][index])
-            self.row_issues.append((index, name, parsing.Issue(
-                index, "text_normalised", "info",
-                f"spaces removed: read as {result.values[index]!r}", original)))
+            value = result.values[index]
+            message = f"spaces removed: read as {value!r}" if value is not None else "only spaces: read as empty"
+            self.row_issues.append((index, name, parsing.Issue(index, "text_normalised", "info", message, original)))
 
     def _aliases(self) -> dict[str, dict[str, str]]:
         merged = {name: dict(pairs) for name, pairs in self.facts.aliases.items()}

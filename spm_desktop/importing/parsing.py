@@ -121,8 +121,9 @@ def parse_text(cells: Sequence[object]) -> ColumnResult:
     issues = []
     if unquoted:
         issues.append(Issue(None, "formula_quote_removed", "info",
-                            f"the leading ' of {len(unquoted):,} distinct {'value' if len(unquoted) == 1 else 'values'} "
-                            f"that start with =, +, - or @ was dropped, as a spreadsheet does (for example "
+                            f"the leading ' of {len(unquoted):,} distinct "
+                            f"{'value that starts' if len(unquoted) == 1 else 'values that start'} "
+                            f"with =, +, - or @ was dropped, as a spreadsheet does (for example "
                             f"{unquoted[0]!r} reads as {unquoted[0][1:]!r})", unquoted[0]))
     return ColumnResult(values, issues, normalised=normalised)
 
@@ -237,26 +238,57 @@ class _NumberText:
 
 
 def _split_number_text(text: str) -> _NumberText | None:
-    """Strip signs, currency and percent marks; return None when text is no number at all."""
+    """Strip the sign, currency and percent marks; return None when the text is no number.
+
+    One sign at most: parentheses, a leading minus or plus, or a trailing minus. A text with
+    two ("(-5)", "--5", "-5-") is no number, so it is reported instead of read with a guessed sign.
+    """
     cleaned = clean_text(text)
+    signs = 0
     negative = False
     if cleaned.startswith("(") and cleaned.endswith(")"):
-        negative, cleaned = True, cleaned[1:-1].strip()
+        negative, cleaned, signs = True, cleaned[1:-1].strip(), 1
     cleaned = cleaned.replace("\u2212", "-")
     percent = cleaned.endswith("%")
     if percent:
         cleaned = cleaned[:-1].strip()
+    # Twice, for a sign on either side of a currency mark ("-$5", "$-5").
     for _ in range(2):
         cleaned = cleaned.strip(_CURRENCY_SYMBOLS).strip()
         cleaned = _CURRENCY_AFFIX.sub("", cleaned).strip()
         if cleaned.startswith(("-", "+")):
-            negative ^= cleaned.startswith("-")
-            cleaned = cleaned[1:].strip()
+            negative = negative or cleaned.startswith("-")
+            cleaned, signs = cleaned[1:].strip(), signs + 1
         if cleaned.endswith("-"):
-            negative, cleaned = not negative, cleaned[:-1].strip()
-    if not _NUMBER_CORE.match(cleaned):
+            negative, cleaned, signs = True, cleaned[:-1].strip(), signs + 1
+    if signs > 1 or not _NUMBER_CORE.match(cleaned):
         return None
-    return _NumberText(negative, cleaned.replace(" ", "").replace("'", ""), percent)
+    return _NumberText(negative, cleaned, percent)
+
+
+def _well_grouped(core: str, mark: str) -> bool:
+    """Return whether a number's digits are grouped as numbers are written with decimal mark ``mark``.
+
+    Thousands separators are the other mark, a space or an apostrophe, one kind per number.
+    They stand only before the decimal mark. After the first group, every group has three
+    digits, or, in the Indian grouping, two digits with three at the end ("12,34,567"). A
+    second decimal mark, or a group of another size ("1,2,3", "1 2"), is no number.
+    """
+    separators = ("," if mark == "." else ".") + " '"
+    whole, _, fraction = core.partition(mark)
+    if any(character in fraction for character in separators + mark):
+        return False
+    used = {character for character in whole if character in separators}
+    if not used:
+        return True
+    if len(used) > 1:
+        return False
+    groups = whole.split(used.pop())
+    if not all(group.isdigit() for group in groups) or len(groups[0]) > 3:
+        return False
+    western = all(len(group) == 3 for group in groups[1:])
+    indian = len(groups[0]) <= 2 and len(groups[-1]) == 3 and all(len(group) == 2 for group in groups[1:-1])
+    return western or indian
 
 
 def _mark_vote(core: str) -> str | None:
@@ -294,7 +326,8 @@ def decide_decimal_mark(texts: Sequence[str], option: str = "auto",
         if parts is None:
             continue
         vote = _mark_vote(parts.core)
-        if vote is not None:
+        # A text that is no number with the mark it points to ("1.2.3") proves nothing.
+        if vote is not None and (vote == "?" or _well_grouped(parts.core, vote)):
             votes[vote].append(text)
     if option in (".", ","):
         other = "," if option == "." else "."
@@ -311,8 +344,14 @@ def decide_decimal_mark(texts: Sequence[str], option: str = "auto",
 
 
 def _decimal_from_text(parts: _NumberText, mark: str) -> Decimal:
+    """Return the number a text's parts give with decimal mark ``mark``.
+
+    Raises InvalidOperation when the separators are not where numbers have them.
+    """
+    if not _well_grouped(parts.core, mark):
+        raise InvalidOperation(parts.core)
     thousands = "," if mark == "." else "."
-    core = parts.core.replace(thousands, "").replace(mark, ".")
+    core = parts.core.replace(thousands, "").replace(" ", "").replace("'", "").replace(mark, ".")
     value = Decimal(core)
     if parts.percent:
         value = value.scaleb(-2)
@@ -473,11 +512,15 @@ def _units_of_text(text: str, mark: str) -> tuple[int | None, Issue | None]:
         if clean_text(text):
             return None, Issue(None, "invalid_amount", "error", "the text is not an amount; enter a number", text)
         return None, None
+    if parts.percent:
+        return None, Issue(None, "invalid_amount", "error", "a percentage is not an amount; enter the amount itself",
+                           text)
     try:
         value = _decimal_from_text(parts, mark)
-    except InvalidOperation:  # marks in an order no number has, such as "1.2,3.4" with "." as the decimal mark
+    except InvalidOperation:  # separators where no number has them, such as "1.2,3.4" or "1,2,3"
         return None, Issue(None, "invalid_amount", "error",
-                           f"the text is not an amount with {mark!r} as the decimal mark; enter a number", text)
+                           f"the text is not an amount with {mark!r} as the decimal mark: thousands separators "
+                           "go between groups of three digits before it; correct the text", text)
     return _checked_units(value.scaleb(4), text)
 
 
@@ -499,7 +542,7 @@ class _PlainNumbers:
 _MAX_PLAIN_LENGTH = 20
 
 
-# Longest text the float path reads: eleven digits scale to under 2**53 units, where a
+# Maximum length of a text the float path reads: eleven digits scale to under 2**53 units, where a
 # double represents every integer and rounding the scaled double cannot miss by a unit.
 _MAX_FLOAT_PLAIN_LENGTH = 11
 

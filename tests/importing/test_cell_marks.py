@@ -106,3 +106,17 @@ def test_mark_byte_scan_matches_pattern():
     passed = {code for code in range(128) if not parsing._MARK_CHARACTER.match(chr(code))}
     assert set(parsing._NO_MARK_BYTES) == passed
     assert parsing.currency_mark_candidates(["1 234.50", "(20)", "USD"]) == ["USD"]
+
+
+def test_quote_message_counts_values():
+    one = parsing.parse_text(["'=A1", "B"]).issues[0].message
+    two = parsing.parse_text(["'=A1", "'+B", "C"]).issues[0].message
+    assert "of 1 distinct value that starts with =" in one
+    assert "of 2 distinct values that start with =" in two
+
+
+def test_spaces_only_cell_message(workspace, write_file):
+    path = write_file("deals.csv", "deal_id,owner,amount,stage\nD1,P1,5,Won\nD2,P1,6,\u00a0 \n")
+    preview = import_service.preview(workspace, "deals", path)
+    normalised = [problem for problem in preview.problems if problem.code == "text_normalised"]
+    assert [(problem.row, problem.message) for problem in normalised] == [(3, "only spaces: read as empty")]

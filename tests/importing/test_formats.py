@@ -303,3 +303,54 @@ def test_amount_marks_out_of_order():
     result = parsing.parse_money(["1.2,3.4", "0.,.", "5.5"])
     assert result.values == [None, None, 55_000]
     assert [(issue.index, issue.code) for issue in result.issues] == [(0, "invalid_amount"), (1, "invalid_amount")]
+
+
+@pytest.mark.parametrize("text", ["(-5)", "--5", "-5-", "5--", "-+5", "(+5)"])
+def test_amount_with_two_signs_rejected(text):
+    result = parsing.parse_money([text])
+    assert result.values == [None]
+    assert [issue.code for issue in result.issues] == ["invalid_amount"]
+
+
+@pytest.mark.parametrize(("text", "units"), [
+    ("(5)", -50_000), ("5-", -50_000), ("$-5", -50_000), ("-$5", -50_000), ("USD -5", -50_000), ("+5", 50_000),
+])
+def test_amount_with_one_sign(text, units):
+    assert parsing.parse_money([text]).values == [units]
+
+
+@pytest.mark.parametrize(("texts", "mark", "units"), [
+    (["1,234.5"], ".", [12_345_000]),
+    (["12,34,567.89"], ".", [12_345_678_900]),
+    (["1'234.5"], ".", [12_345_000]),
+    (["1 234,5"], ",", [12_345_000]),
+    (["1.234.567,89"], ",", [12_345_678_900]),
+    (["1,2,3"], ".", [None]),
+    (["12,34,5.6"], ".", [None]),
+    (["1 2"], ".", [None]),
+    (["1\n2"], ".", [None]),
+    (["1,234 567"], ".", [None]),
+    (["1..2"], ",", [None]),
+    (["1.234.5"], ",", [None]),
+])
+def test_amount_digit_grouping(texts, mark, units):
+    result = parsing.parse_money(texts, mark)
+    assert result.values == units
+    assert [issue.code for issue in result.issues] == ["invalid_amount"] * units.count(None)
+
+
+def test_malformed_amounts_do_not_vote():
+    result = parsing.parse_money(["1.2.3", "2.3.4", "1.5"])
+    assert result.decision == "."
+    assert result.values == [None, None, 15_000]
+    assert [(issue.index, issue.code) for issue in result.issues] == [(0, "invalid_amount"), (1, "invalid_amount")]
+
+
+def test_percent_amount_rejected():
+    result = parsing.parse_money(["5%", "7"])
+    assert result.values == [None, 70_000]
+    assert [issue.message for issue in result.issues] == ["a percentage is not an amount; enter the amount itself"]
+
+
+def test_share_percent_still_read():
+    assert parsing.parse_decimal(["50%", "1,2,3"]).values == ["0.5", None]
