@@ -310,3 +310,42 @@ def test_implied_defaults_fill_empty_cells(workspace, write_file, import_file, r
 ])
 def test_has_value_cases(column, expected):
     assert import_service._has_value(column) is expected
+
+
+@pytest.mark.parametrize("reimport", [False, True])
+@pytest.mark.parametrize("shared", ["O'Brien", "x'); DROP TABLE records_deals; --", "Zoë 😀", "a" * 201, "0042"])
+def test_shared_column_values_read_back(workspace, write_file, reimport, shared):
+    # Every row has the same stage, amount and product, so they go into the statement as literals
+    # (the 201-character text is too long for that and is bound).
+    quoted = '"' + shared.replace('"', '""') + '"'
+    lines = [f"D{number:04d},P1,5,{quoted},{quoted},{number}" for number in range(130)]
+    header = "deal_id,owner,amount,stage,product,quantity\n"
+    if reimport:
+        import_service.commit(workspace, import_service.preview(
+            workspace, "deals", write_file("first.csv", header + "\n".join(lines[:10]) + "\n")))
+    result = import_service.commit(workspace, import_service.preview(
+        workspace, "deals", write_file("deals.csv", header + "\n".join(lines) + "\n")))
+    assert result.counts.added == (120 if reimport else 130)
+    with workspace.read() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT deal_id, amount_e4, stage, product, quantity, typeof(amount_e4), type FROM records_deals "
+            "ORDER BY deal_id").fetchall()
+    assert len(rows) == 130
+    for number, row in enumerate(rows):
+        assert row == (f"D{number:04d}", 50_000, shared, shared, str(number), "integer", "sale")
+
+
+@pytest.mark.parametrize(("value", "literal"), [
+    (None, "NULL"), (7, "7"), (-(2**63), str(-(2**63))), ("O'K", "'O''K'"), ("Zoë", "'Zoë'"),
+    (2**63, None), (True, None), (1.5, None), ("a\x00b", None), ("tab\there", None), ("a" * 201, None),
+])
+def test_sql_literal_cases(value, literal):
+    assert import_service._sql_literal(value) == literal
+
+
+@pytest.mark.parametrize(("column", "expected"), [
+    (["a"], True), (["a", "a", "a"], True), ([1, 1], True), (["a", "b", "a"], False), (["a", "a", "b"], False),
+    (["a", "a", "a", "b", "a"], False),
+])
+def test_same_throughout_cases(column, expected):
+    assert import_service._same_throughout(column) is expected
