@@ -14,11 +14,12 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
+from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
 
@@ -393,16 +394,19 @@ def _collect_text(source: Source, parsed: ParsedImport, keeper: _RowKeeper, used
     keep = np.ones(count, dtype=bool)
     keep[:first_data] = False
     empty_cells = np.zeros(count, dtype=np.int64)
-    labelled = np.zeros(count, dtype=bool)
     for codes, uniques in coded:
         empty_cells += (uniques == "")[codes]
-        if keeper.skip_totals:
-            labelled |= _totals_words(uniques)[codes]
     blank = empty_cells == len(coded)
     parsed.skipped_rows += int(np.count_nonzero(blank & keep))
     keep &= ~blank
-    # Only a row with an empty cell and a totals label can be a totals row; the keeper decides.
-    for position in np.flatnonzero(keep & labelled & (empty_cells > 0)).tolist():
+    # Only a row with an empty cell and a totals label can be a totals row, and the keeper
+    # decides. Labels are looked for only when some kept row has an empty cell.
+    candidates = keep & (empty_cells > 0)
+    labelled = np.zeros(count, dtype=bool)
+    if keeper.skip_totals and candidates.any():
+        for codes, uniques in coded:
+            labelled |= _totals_words(uniques)[codes]
+    for position in np.flatnonzero(candidates & labelled).tolist():
         row = [uniques[codes[position]] for codes, uniques in coded]
         if keeper.data_row(row, position + 1) is None:
             keep[position] = False
@@ -803,8 +807,8 @@ class _Builder:
         if implied is None:
             return
         column, default = self.values[implied[0]], implied[1]
-        # One scan in C decides, because a file that has the column usually fills every cell.
-        if None not in column:
+        # One scan by identity in C decides, because a file that has the column usually fills every cell.
+        if not any(map(operator.is_, column, repeat(None))):
             return
         for index in range(count):
             if column[index] is None:

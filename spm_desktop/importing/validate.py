@@ -226,9 +226,16 @@ VOCABULARY = (
 )
 
 
+def _value_counts(column: Sequence[str | None]) -> Counter:
+    """Count each value; a column with one value throughout (a single currency) is counted without hashing."""
+    if column and column[0] == column[-1] == column[len(column) // 2] and column.count(column[0]) == len(column):
+        return Counter({column[0]: len(column)})
+    return Counter(column)
+
+
 def spelling_findings(column: Sequence[str | None], name: str) -> list[Finding]:
     """Report values that look like misspellings of a frequent value or of a common category word."""
-    counts = Counter(column)
+    counts = _value_counts(column)
     counts.pop(None, None)
     counts.pop("", None)
     if not counts or len(counts) > MAX_CATEGORY_VALUES:

@@ -349,3 +349,13 @@ def test_sql_literal_cases(value, literal):
 ])
 def test_same_throughout_cases(column, expected):
     assert import_service._same_throughout(column) is expected
+
+
+def test_spelling_in_one_value_column():
+    from spm_desktop.importing import validate
+
+    findings = validate.spelling_findings(["Prospectng"] * 3, "stage")
+    assert [finding.record for finding in findings] == [0, 1, 2]
+    assert "'prospecting'" in findings[0].message
+    assert validate.spelling_findings([None] * 3, "stage") == []
+    assert validate.spelling_findings(["Won", "Won", "Lost"], "stage") == []
