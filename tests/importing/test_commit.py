@@ -251,6 +251,20 @@ def test_identical_activities_add_counts(workspace, write_file, import_file):
     assert activities["count"].isna().tolist() == [False, True]
 
 
+def _stored_deals(workspace, columns: str) -> list:
+    with workspace.read() as connection:
+        return connection.exec_driver_sql(f"SELECT {columns} FROM records_deals ORDER BY deal_id").fetchall()
+
+
+def _import_deals(workspace, write_file, header: str, lines: list[str], first: int):
+    """Import the deal lines, after importing the first ``first`` of them on their own when first > 0."""
+    if first:
+        import_service.commit(workspace, import_service.preview(
+            workspace, "deals", write_file("first.csv", header + "\n".join(lines[:first]) + "\n")))
+    path = write_file("deals.csv", header + "\n".join(lines) + "\n")
+    return import_service.commit(workspace, import_service.preview(workspace, "deals", path))
+
+
 @pytest.mark.parametrize("reimport", [False, True])
 def test_every_written_value_reads_back(workspace, write_file, reimport):
     # 200 rows fill several multi-row statements and leave a remainder. The re-import
@@ -258,17 +272,10 @@ def test_every_written_value_reads_back(workspace, write_file, reimport):
     lines = [f"D{number:04d},P{number % 7},{number}.{number % 100:02d},2024-0{number % 9 + 1}-1{number % 10},"
              f"{'' if number % 5 else 'note ' + str(number)}" for number in range(200)]
     header = "deal_id,owner,amount,close_date,memo\n"
-    if reimport:
-        import_service.commit(workspace, import_service.preview(
-            workspace, "deals", write_file("first.csv", header + "\n".join(lines[:50]) + "\n")))
-    path = write_file("deals.csv", header + "\n".join(lines) + "\n")
-    result = import_service.commit(workspace, import_service.preview(workspace, "deals", path))
+    result = _import_deals(workspace, write_file, header, lines, 50 if reimport else 0)
     assert result.counts.added == (150 if reimport else 200)
     assert result.counts.unchanged == (50 if reimport else 0)
-    with workspace.read() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT deal_id, owner, amount_e4, close_date, attributes, source_row, record_key, batch_id "
-            "FROM records_deals ORDER BY deal_id").fetchall()
+    rows = _stored_deals(workspace, "deal_id, owner, amount_e4, close_date, attributes, source_row, record_key, batch_id")
     assert len(rows) == 200
     for number, row in enumerate(rows):
         memo = None if number % 5 else json.dumps({"memo": f"note {number}"}, separators=(",", ":"))
@@ -320,16 +327,9 @@ def test_shared_column_values_read_back(workspace, write_file, reimport, shared)
     quoted = '"' + shared.replace('"', '""') + '"'
     lines = [f"D{number:04d},P1,5,{quoted},{quoted},{number}" for number in range(130)]
     header = "deal_id,owner,amount,stage,product,quantity\n"
-    if reimport:
-        import_service.commit(workspace, import_service.preview(
-            workspace, "deals", write_file("first.csv", header + "\n".join(lines[:10]) + "\n")))
-    result = import_service.commit(workspace, import_service.preview(
-        workspace, "deals", write_file("deals.csv", header + "\n".join(lines) + "\n")))
+    result = _import_deals(workspace, write_file, header, lines, 10 if reimport else 0)
     assert result.counts.added == (120 if reimport else 130)
-    with workspace.read() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT deal_id, amount_e4, stage, product, quantity, typeof(amount_e4), type FROM records_deals "
-            "ORDER BY deal_id").fetchall()
+    rows = _stored_deals(workspace, "deal_id, amount_e4, stage, product, quantity, typeof(amount_e4), type")
     assert len(rows) == 130
     for number, row in enumerate(rows):
         assert row == (f"D{number:04d}", 50_000, shared, shared, str(number), "integer", "sale")
