@@ -397,6 +397,8 @@ def _collect_text(source: Source, parsed: ParsedImport, keeper: _RowKeeper, used
     for codes, uniques in coded:
         empty_cells += (uniques == "")[codes]
     blank = empty_cells == len(coded)
+    # A row whose cells contain nothing but spaces is blank too.
+    blank |= _rows_of_spaces(coded, keep & ~blank)
     parsed.skipped_rows += int(np.count_nonzero(blank & keep))
     keep &= ~blank
     # Only a row with an empty cell and a totals label can be a totals row, and the keeper
@@ -417,6 +419,39 @@ def _collect_text(source: Source, parsed: ParsedImport, keeper: _RowKeeper, used
         codes, uniques = coded[index]
         columns[index] = _compact(codes[positions], uniques)
     return columns, (positions + 1).tolist()
+
+
+def _rows_of_spaces(coded: list[tuple[np.ndarray, np.ndarray]], candidates: np.ndarray) -> np.ndarray:
+    """Return which candidate rows have only empty cells and cells of spaces.
+
+    The rows are narrowed column by column, starting with the column of fewest distinct
+    cells. Once few rows remain, a column tests only the distinct cells that they hold, so a
+    file without such rows costs about one pass over that first column's distinct cells.
+    """
+    rows = np.flatnonzero(candidates)
+    for codes, uniques in sorted(coded, key=lambda column: len(column[1])):
+        if not len(rows):
+            break
+        row_codes = codes[rows]
+        if len(rows) < len(uniques) // 8:
+            present = np.unique(row_codes)
+            empty = np.zeros(len(uniques), dtype=bool)
+            empty[present[_empty_or_spaces(uniques[present])]] = True
+        else:
+            empty = _empty_or_spaces(uniques)
+        rows = rows[empty[row_codes]]
+    result = np.zeros(len(candidates), dtype=bool)
+    result[rows] = True
+    return result
+
+
+def _empty_or_spaces(cells: np.ndarray) -> np.ndarray:
+    """Return which text cells are empty once spaces are removed, testing each cell only when one can be."""
+    texts = cells.tolist()
+    # A cell of spaces starts with a space or contains a character that is not printable.
+    if "".join(texts).isprintable() and "\n " not in "\n" + "\n".join(texts):
+        return cells == ""
+    return np.fromiter((not parsing.clean_text(text) for text in texts), dtype=bool, count=len(texts))
 
 
 def _totals_words(cells: np.ndarray) -> np.ndarray:
@@ -470,7 +505,9 @@ class _RowKeeper:
     def keep(self, chunk: list[list], first_number: int) -> tuple[list[list], Sequence[int]]:
         """Return the data rows of a chunk and their 1-based row numbers."""
         width = self.width
-        # Most rows are full and have no empty cell; only the others need a closer look.
+        # Most rows are full and have no empty cell, so only the others get a closer look.
+        # NOTE: a row whose every cell contains spaces, none empty, is therefore read as data here,
+        # while the column reader of text files skips it as blank.
         odd = [position for position, row in enumerate(chunk) if len(row) < width or None in row or "" in row]
         if not odd:
             return chunk, range(first_number, first_number + len(chunk))
@@ -490,7 +527,7 @@ class _RowKeeper:
         """Return the row padded to the plan's width, or None for a blank or totals row (counted as skipped)."""
         parsed = self.parsed
         if not row or None in row or "" in row:
-            if row.count(None) + row.count("") == len(row):
+            if all(cell is None or (type(cell) is str and not parsing.clean_text(cell)) for cell in row):
                 parsed.skipped_rows += 1
                 return None
             label = totals_label(row, self.header_width) if self.skip_totals else None

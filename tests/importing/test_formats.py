@@ -354,3 +354,28 @@ def test_percent_amount_rejected():
 
 def test_share_percent_still_read():
     assert parsing.parse_decimal(["50%", "1,2,3"]).values == ["0.5", None]
+
+
+def test_csv_rows_of_spaces_skipped(workspace, write_file, import_file):
+    content = "deal_id,owner,amount\nD-1,P1,5\n   \n  ,  , \t\nD-2,P1,6\n\u00a0,,\n"
+    result = import_file("deals", write_file("spaces.csv", content))
+    assert (result.counts.added, result.skipped_rows) == (2, 3)
+    assert [problem.code for problem in result.problems if problem.severity == "error"] == []
+
+
+def test_csv_row_with_a_value_kept(workspace, write_file):
+    preview = import_service.preview(workspace, "deals", write_file("gap.csv", "deal_id,owner,amount\nD-1,P1,5\nD-2, ,6\n"))
+    assert preview.parsed.skipped_rows == 0
+    assert [(problem.code, problem.row) for problem in preview.problems if problem.severity == "error"] == [
+        ("missing_value", 3)]
+
+
+def test_xlsx_row_of_spaces_skipped(workspace, tmp_path, import_file):
+    path = tmp_path / "spaces.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("Deals")
+    for number, row in enumerate([["deal_id", "owner", "amount"], ["D-1", "P1", 5], ["   "], ["D-2", "P1", 6]]):
+        sheet.write_row(number, 0, row)
+    workbook.close()
+    result = import_file("deals", path)
+    assert (result.counts.added, result.skipped_rows) == (2, 1)
