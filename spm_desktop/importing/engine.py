@@ -231,6 +231,11 @@ def _report_source_facts(parsed: ParsedImport) -> None:
             "mixed_encoding", f"the file is UTF-8 except {lines} {listed_lines}, read as {mixed.encoding}; check the "
             "accented letters there, and save the file as UTF-8 to avoid this", "warning",
             parsed.file_name, info.sheet, mixed.lines[0], value=mixed.encoding))
+    if info.unclosed_quote is not None:
+        parsed.problems.append(Problem(
+            "unclosed_quote", f"line {info.unclosed_quote} opens a quoted cell that no quote closes, so the rest of "
+            "the file would be read into that one cell and its rows lost; add the closing quote (\") or remove "
+            "the opening one, then import again", "error", parsed.file_name, info.sheet))
     if parsed.header_row is None and parsed.mapping.header_row != "none":
         parsed.problems.append(Problem("header_not_found", "no header row found in the first rows; set header_row "
                                        "to its row number, or to none and map columns by position", "error",

@@ -71,6 +71,8 @@ class SourceInfo:
     formula_cells_total: int = 0
     # Lines of a text file decoded with a second encoding, because the rest is UTF-8.
     mixed_encoding: MixedEncoding | None = None
+    # Line of a text file where a quoted cell opens that no quote closes (see unclosed_quote_line).
+    unclosed_quote: int | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -79,6 +81,25 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def unclosed_quote_line(text: str, delimiter: str) -> int | None:
+    """Return the 1-based line where a quoted cell opens that no quote closes, or None.
+
+    Readers take such a cell to run to the end of the file, so the delimiters and rows after
+    it vanish into one cell. With an odd number of quotes, the last one is the opener when it
+    starts a cell and a delimiter or line follows it. A quote inside a cell (5" screen) is
+    text, so an odd count alone proves nothing.
+    """
+    if text.count('"') % 2 == 0:
+        return None
+    position = text.rfind('"')
+    if position > 0 and text[position - 1] not in (delimiter, "\n", "\r"):
+        return None
+    rest = text[position + 1:].rstrip("\r\n")
+    if delimiter not in rest and "\n" not in rest:
+        return None
+    return text.count("\n", 0, position) + 1
 
 
 def file_kind(path: Path) -> str:
@@ -123,7 +144,8 @@ class Source:
             chosen_delimiter = sniff_delimiter(text, self.path) if delimiter in ("auto", "", None) else delimiter
             self._text = text
             self.info = SourceInfo(self.path, kind, [self.path.stem], None, used_encoding, chosen_delimiter,
-                                   mixed_encoding=mixed)
+                                   mixed_encoding=mixed,
+                                   unclosed_quote=unclosed_quote_line(text, chosen_delimiter or ","))
 
     def rows(self) -> Iterator[list[object]]:
         """Yield every row of the chosen sheet from row 1; an empty cell is None or ""."""

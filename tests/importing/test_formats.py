@@ -16,6 +16,7 @@ from spm_desktop.importing import parsing
 from spm_desktop.importing.columns import CodedColumnBuilder
 from spm_desktop.importing.sources import ImportFileError, xls_date1904
 from spm_desktop.services import import_service, record_service
+from spm_desktop.services.errors import ValidationError
 
 FORMATS = DATA / "import" / "formats"
 
@@ -379,3 +380,22 @@ def test_xlsx_row_of_spaces_skipped(workspace, tmp_path, import_file):
     workbook.close()
     result = import_file("deals", path)
     assert (result.counts.added, result.skipped_rows) == (2, 1)
+
+
+@pytest.mark.parametrize(("content", "line"), [
+    ('deal_id,owner,amount\nD-1,"P1,5\nD-2,P1,6\nD-3,P1,7\n', 2),
+    ('deal_id,owner,amount\nD-1,P1,5\n"D-2,P1,6', 3),
+])
+def test_unclosed_quote_blocks_import(workspace, write_file, content, line):
+    preview = import_service.preview(workspace, "deals", write_file("quote.csv", content))
+    problems = [problem for problem in preview.problems if problem.code == "unclosed_quote"]
+    assert [problem.severity for problem in problems] == ["error"]
+    assert problems[0].message.startswith(f"line {line} opens a quoted cell that no quote closes")
+    with pytest.raises(ValidationError):
+        import_service.commit(workspace, preview, accept_valid=True)
+
+
+def test_inch_mark_quote_imports(workspace, write_file, import_file):
+    result = import_file("deals", write_file("inch.csv", 'deal_id,owner,amount,product\nD-1,P1,5,5" screen\n'))
+    assert result.counts.added == 1
+    assert not [problem for problem in result.problems if problem.code == "unclosed_quote"]
