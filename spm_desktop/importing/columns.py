@@ -143,3 +143,15 @@ class CodedColumnBuilder:
         self.chunks = []
         self.lookup = {}
         return column
+
+
+def same_throughout(column: Sequence[object]) -> bool:
+    """Return whether every cell of a non-empty column equals the first.
+
+    Three cells are compared first, because nearly every column that varies differs there
+    and the full count in C is then skipped.
+    """
+    first = column[0]
+    if column[-1] != first or column[len(column) // 2] != first:
+        return False
+    return column.count(first) == len(column)

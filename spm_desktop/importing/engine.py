@@ -453,8 +453,8 @@ def _rows_of_spaces(coded: list[tuple[np.ndarray, np.ndarray]], candidates: np.n
 def _empty_or_spaces(cells: np.ndarray) -> np.ndarray:
     """Return which text cells are empty once spaces are removed, testing each cell only when one can be."""
     texts = cells.tolist()
-    # A cell of spaces starts with a space or contains a character that is not printable.
-    if "".join(texts).isprintable() and "\n " not in "\n" + "\n".join(texts):
+    # Clean text has no cell of spaces, and the test runs on all cells at once.
+    if parsing.all_clean_text(texts):
         return cells == ""
     return np.fromiter((not parsing.clean_text(text) for text in texts), dtype=bool, count=len(texts))
 

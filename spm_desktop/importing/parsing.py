@@ -98,7 +98,7 @@ def clean_text(text: str) -> str:
 
 def parse_text(cells: Sequence[object]) -> ColumnResult:
     """Read identifiers and text: numbers without their float tail (1234.0 is "1234"), spaces trimmed."""
-    if _all_clean_text(cells):
+    if all_clean_text(cells):
         return ColumnResult([cell or None for cell in cells])
     readings: dict[object, str | None] = {}
     changed: set[object] = set()
@@ -132,7 +132,7 @@ def parse_text(cells: Sequence[object]) -> ColumnResult:
 _EXPORT_QUOTED = ("=", "+", "-", "@")
 
 
-def _all_clean_text(cells: Sequence[object]) -> bool:
+def all_clean_text(cells: Sequence[object]) -> bool:
     """Return whether every cell is None or text that ``clean_text`` leaves as it is, checked in bulk."""
     if not set(map(type, cells)) <= {str, type(None)}:
         return False

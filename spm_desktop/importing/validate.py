@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from spm_desktop.domain.records import REVERSAL_TYPES, RecordSetSpec
+from spm_desktop.importing.columns import same_throughout
 
 
 @dataclass
@@ -228,7 +229,7 @@ VOCABULARY = (
 
 def _value_counts(column: Sequence[str | None]) -> Counter:
     """Count each value; a column with one value throughout (a single currency) is counted without hashing."""
-    if column and column[0] == column[-1] == column[len(column) // 2] and column.count(column[0]) == len(column):
+    if column and same_throughout(column):
         return Counter({column[0]: len(column)})
     return Counter(column)
 

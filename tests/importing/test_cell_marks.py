@@ -109,10 +109,10 @@ def test_mark_byte_scan_matches_pattern():
 
 
 def test_quote_message_counts_values():
-    one = parsing.parse_text(["'=A1", "B"]).issues[0].message
-    two = parsing.parse_text(["'=A1", "'+B", "C"]).issues[0].message
-    assert "of 1 distinct value that starts with =" in one
-    assert "of 2 distinct values that start with =" in two
+    singular = parsing.parse_text(["'=A1", "B"]).issues[0].message
+    plural = parsing.parse_text(["'=A1", "'+B", "C"]).issues[0].message
+    assert "of 1 distinct value that starts with =" in singular
+    assert "of 2 distinct values that start with =" in plural
 
 
 def test_spaces_only_cell_message(workspace, write_file):

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from spm_desktop.domain.progress import Cancelled, CancelToken
+from spm_desktop.importing.columns import same_throughout
 from spm_desktop.importing.mapping import parse_mapping
 from spm_desktop.services import audit_service, import_service, record_service
 from spm_desktop.services.errors import ValidationError
@@ -348,7 +349,7 @@ def test_sql_literal_cases(value, literal):
     (["a", "a", "a", "b", "a"], False),
 ])
 def test_same_throughout_cases(column, expected):
-    assert import_service._same_throughout(column) is expected
+    assert same_throughout(column) is expected
 
 
 def test_spelling_in_one_value_column():
